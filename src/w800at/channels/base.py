@@ -1,0 +1,53 @@
+"""The contract between the runtime and whatever carries the AT port.
+
+A channel moves bytes between the host (the MCU's driver, a terminal) and the
+module.  It knows nothing about AT.  The runtime gives it a `ChannelEvents` sink
+and writes the module's output with `write()`.
+
+Events a channel reports:
+- ``attached()``: a host is now on the line (PTY opened, TCP client connected,
+  serial port opened).  The runtime powers the module up on the first attach.
+- ``detached()``: the host went away (PTY closed -> EIO, TCP client closed).
+- ``data(bytes)``: bytes from the host, in chunks as large as the OS gives them.
+- ``reset()``: a hardware reset request (RFC 2217 DTR/RTS toggle, like the EN pin).
+
+Writes never block the event loop: a channel buffers what the OS does not take at
+once and reports the backlog in ``pending()`` so the runtime can apply
+back-pressure to the network side.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class ChannelEvents(Protocol):
+    def attached(self) -> None: ...
+    def detached(self) -> None: ...
+    def data(self, data: bytes) -> None: ...
+    def reset(self) -> None: ...
+
+
+class Channel(Protocol):
+    #: a short human description printed on start, e.g. "pty /dev/pts/3 -> ./w800.tty"
+    description: str
+
+    async def start(self, events: ChannelEvents) -> None:
+        """Open the port and begin reporting events.  Returns once listening."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes for the host; never blocks.  Dropped while no host is attached."""
+        ...
+
+    def pending(self) -> int:
+        """Bytes written but not yet taken by the OS."""
+        ...
+
+    def set_baud(self, baud: int) -> None:
+        """Apply a new baud rate (AT+UART_CUR/DEF) where the medium has one; else no-op."""
+        ...
+
+    async def close(self) -> None:
+        """Stop, release every OS resource (fds, sockets, symlinks)."""
+        ...

@@ -1,0 +1,115 @@
+"""``w800at``: the command line.
+
+``w800at serve`` runs the module on a port; ``w800at certs`` manages the TLS
+certificate store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .channels.base import Channel
+from .config import Config, ConfigError, load_config
+from .profiles import PROFILES, Profile, get_profile
+from .store import Store, default_store_dir
+
+log = logging.getLogger("w800at")
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the module on a port",
+                       description="Run an emulated W800 AT module.")
+    port = p.add_mutually_exclusive_group()
+    port.add_argument("--pty", metavar="PATH",
+                      help="a pseudo-terminal, with a symlink at PATH (default: ./w800.tty)")
+    port.add_argument("--tcp", metavar="HOST:PORT",
+                      help="the AT port on a TCP socket (one host at a time)")
+    port.add_argument("--serial", metavar="DEVICE", help="a real serial port")
+    port.add_argument("--rfc2217", metavar="HOST:PORT",
+                      help="a serial-over-TCP (RFC 2217) port; DTR/RTS toggle = reset")
+    port.add_argument("--stdio", action="store_true", help="standard input and output")
+    p.add_argument("--baud", type=int, default=115200, help="baud rate for --serial")
+    p.add_argument("--profile", choices=sorted(PROFILES), help="dialect (default: w800)")
+    p.add_argument("--config", type=Path, metavar="FILE.toml", help="configuration file")
+    p.add_argument("--store", type=Path, metavar="DIR",
+                   help=f"where saved settings and certificates live (default: {default_store_dir()})")
+    p.add_argument("--lenient-eol", action="store_true",
+                   help="accept a lone CR or LF as a line terminator (the real module does not)")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="log more (-v: info and every byte, -vv: debug)")
+    p.add_argument("--trace", type=Path, metavar="FILE",
+                   help="record every byte both ways, with timestamps, to FILE")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="w800at", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"w800at {__version__}")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    _serve_parser(sub)
+    try:
+        from .certs_cli import add_parser as add_certs
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        add_certs(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.verb == "serve":
+        return serve(args)
+    handler = getattr(args, "handler", None)
+    if handler is None:  # pragma: no cover
+        return 2
+    rc: int = handler(args)
+    return rc
+
+
+def serve(args: argparse.Namespace) -> int:
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"w800at: {exc}", file=sys.stderr)
+        return 2
+    profile = get_profile(args.profile or config.profile or "w800")
+    store = Store(args.store or default_store_dir())
+    try:
+        asyncio.run(_serve(args, config, profile, store))
+    except KeyboardInterrupt:  # pragma: no cover - signal handler normally wins
+        pass
+    except OSError as exc:
+        print(f"w800at: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _channel_from(args: argparse.Namespace) -> Channel:
+    from .channels import open_channel
+
+    if args.tcp:
+        return open_channel("tcp", args.tcp)
+    if args.serial:
+        return open_channel("serial", args.serial, baud=args.baud)
+    if args.rfc2217:
+        return open_channel("rfc2217", args.rfc2217)
+    if args.stdio:
+        return open_channel("stdio", "")
+    return open_channel("pty", args.pty or "./w800.tty")
+
+
+async def _serve(args: argparse.Namespace, config: Config, profile: Profile,
+                 store: Store) -> None:
+    from .app import run_module
+
+    channel = _channel_from(args)
+    await run_module(channel, profile, config, store, lenient_eol=args.lenient_eol,
+                     trace=args.trace, verbose=args.verbose > 0)

@@ -1,0 +1,161 @@
+"""Basic AT commands: AT, ATE0/1, AT+RST, AT+GMR, AT+CMD, AT+RESTORE, AT+SYSSTORE,
+AT+SYSLOG, AT+SYSMSG, AT+UART_CUR/DEF (ESP-AT's basic set, which the W800 follows)."""
+
+from __future__ import annotations
+
+from ..core import render
+from ..core.actions import SetUart
+from ..core.engine import SYSLOG, Engine
+from ..core.params import Args, Int
+from ..core.registry import COMMANDS, Command, Final, Handler, SetHandler, register
+from ..core.settings import SYSSTORE, declare
+
+SYSMSG = declare("sysmsg", 0, "never")
+UART_DEF = declare("uart_def", lambda p: list(p.uart_default), "always")
+UART_CUR = declare("uart_cur", None, "never")  # None: same as UART_DEF
+
+
+def _at(m: Engine) -> None:
+    return None
+
+
+def _echo(on: bool) -> Handler:
+    def run(m: Engine) -> None:
+        m.echo = on
+
+    return run
+
+
+def _rst(m: Engine) -> Final:
+    # OK goes out first; the reboot (and "ready" after boot_time) follows.
+    m.emit(render.OK)
+    m.reset()
+    return Final.NONE
+
+
+def _gmr(m: Engine) -> None:
+    m.emit(render.lines(m.profile.gmr))
+
+
+def _cmd_query(m: Engine) -> None:
+    rows = []
+    for i, cmd in enumerate(sorted(COMMANDS.values(), key=lambda c: c.name)):
+        if cmd.name in m.profile.unsupported:
+            continue
+        flags = [int(h is not None) for h in (cmd.test, cmd.query, cmd.set, cmd.execute)]
+        rows.append(render.info("+CMD", i, render.q("AT" + cmd.name), *flags))
+    m.emit(b"".join(rows))
+
+
+def _restore(m: Engine) -> Final:
+    m.settings.restore()
+    m.save_if_dirty()
+    m.emit(render.OK)
+    m.reset()
+    return Final.NONE
+
+
+def _int_setting(name: str, label: str) -> tuple[Handler, SetHandler]:
+    def query(m: Engine) -> None:
+        m.emit(render.info(label, m.settings.int(name)))
+
+    def set_(m: Engine, a: Args) -> None:
+        m.settings.set(name, a.int("value"))
+
+    return query, set_
+
+
+_sysstore_q, _sysstore_s = _int_setting(SYSSTORE, "+SYSSTORE")
+_syslog_q, _syslog_s = _int_setting(SYSLOG, "+SYSLOG")
+_sysmsg_q, _sysmsg_s = _int_setting(SYSMSG, "+SYSMSG")
+
+
+def _uart(m: Engine, name: str) -> list[int]:
+    v = m.settings.get(name)
+    if v is None:
+        v = m.settings.get(UART_DEF)
+    return list(v)
+
+
+def _uart_query(label: str, name: str) -> Handler:
+    def query(m: Engine) -> None:
+        m.emit(render.info(label, *_uart(m, name)))
+
+    return query
+
+
+def _uart_set(persist: bool) -> SetHandler:
+    def set_(m: Engine, a: Args) -> Final:
+        conf = [a.int(k) for k in ("baud", "databits", "stopbits", "parity", "flow")]
+        m.settings.set(UART_CUR, conf)
+        if persist:
+            m.settings.set(UART_DEF, conf)
+        # The new rate applies after OK has reached the host (the runtime drains first).
+        m.emit(render.OK)
+        m.save_if_dirty()
+        m.act(SetUart(*conf))
+        return Final.NONE
+
+    return set_
+
+
+UART_PARAMS = (
+    Int("baud", 80, 5_000_000),
+    Int("databits", 5, 8),
+    Int("stopbits", 1, 3),
+    Int("parity", 0, 2),
+    Int("flow", 0, 3),
+)
+
+register(Command("", execute=_at, summary="test AT startup"))
+register(Command("E0", execute=_echo(False), summary="echo off"))
+register(Command("E1", execute=_echo(True), summary="echo on"))
+register(Command("+RST", execute=_rst, summary="restart the module"))
+register(Command("+GMR", execute=_gmr, summary="version information"))
+register(Command("+CMD", query=_cmd_query, summary="list AT commands"))
+register(Command("+RESTORE", execute=_restore, summary="factory reset"))
+register(
+    Command(
+        "+SYSSTORE",
+        query=_sysstore_q,
+        set=_sysstore_s,
+        params=(Int("value", 0, 1),),
+        summary="save settings to NVS (1, default) or not (0)",
+    )
+)
+register(
+    Command(
+        "+SYSLOG",
+        query=_syslog_q,
+        set=_syslog_s,
+        params=(Int("value", 0, 1),),
+        summary="print ERR CODE lines before ERROR",
+    )
+)
+register(
+    Command(
+        "+SYSMSG",
+        query=_sysmsg_q,
+        set=_sysmsg_s,
+        params=(Int("value", 0, 7),),
+        summary="message format bits: 0 +QUITT, 1 +LINK_CONN, 2 CONNECT/CLOSED in passthrough",
+    )
+)
+register(
+    Command(
+        "+UART_CUR",
+        query=_uart_query("+UART_CUR", UART_CUR),
+        set=_uart_set(False),
+        params=UART_PARAMS,
+        summary="current UART configuration (not saved)",
+    )
+)
+register(
+    Command(
+        "+UART_DEF",
+        query=_uart_query("+UART_DEF", UART_DEF),
+        set=_uart_set(True),
+        params=UART_PARAMS,
+        summary="default UART configuration (saved)",
+    )
+)

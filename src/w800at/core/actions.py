@@ -1,0 +1,68 @@
+"""What the engine asks of the outside world, and what a task may wait for.
+
+Commands never touch sockets, files or clocks.  They `yield` one of these from a
+generator handler (the engine is busy until the result comes back through
+`Engine.complete`), or fire one with `Engine.act` without waiting.  The runtime
+performs each `Action` by its type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(eq=False)
+class Action:
+    """Base of every request to the runtime.  ``token`` is set when a task waits on it."""
+
+    token: int = field(default=0, init=False)
+
+
+@dataclass(eq=False)
+class Sleep:
+    """Wait (busy) for this many seconds of engine time."""
+
+    seconds: float
+
+
+@dataclass(eq=False)
+class Payload:
+    """Show the ``>`` prompt and collect ``length`` bytes of data from the host.
+
+    With ``escaped`` (AT+CIPSENDEX) ``\\0`` ends the data early, ``\\\\0`` is a literal
+    ``\\0`` and a backslash before any other byte is dropped.  The task receives the
+    data as ``bytes``.
+    """
+
+    length: int
+    escaped: bool = False
+
+
+Wait = Action | Sleep | Payload
+
+
+# --- actions of the foundation --------------------------------------------------
+
+
+@dataclass(eq=False)
+class SaveSettings(Action):
+    """Write the persistent settings (the NVS area) atomically."""
+
+    snapshot: dict[str, Any]
+
+
+@dataclass(eq=False)
+class SetUart(Action):
+    """Apply new serial parameters after the OK has been written."""
+
+    baud: int
+    databits: int
+    stopbits: int
+    parity: int
+    flow: int
+
+
+@dataclass(eq=False)
+class ResetNetwork(Action):
+    """The module reboots (AT+RST, AT+RESTORE, EN pin): drop every link and server."""

@@ -1,0 +1,21 @@
+"""What the user's configuration gives the module (not AT settings: these never change
+from the AT port).  Built by `w800at.config` from the TOML file and the host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .state import AccessPoint, StationAddresses
+
+
+@dataclass
+class ModuleOptions:
+    #: simulated access points; empty = any SSID joins with any password
+    access_points: list[AccessPoint] = field(default_factory=list)
+    #: the station's addresses once joined (by default the host's own)
+    addresses: StationAddresses = field(default_factory=StationAddresses)
+    #: lab overrides: the port DNS queries go to (AT+CIPDNS servers), and SNTP's port
+    dns_port: int = 53
+    sntp_port: int = 123
+    #: seconds to wait for network operations (connect, DNS, ping, SNTP)
+    net_timeout: float = 10.0

@@ -1,0 +1,202 @@
+"""The parameter grammar of set commands (``AT+CMD=<p1>,<p2>,...``).
+
+A set command declares its parameters as a tuple of `Param`; `parse_tokens` splits the
+text after ``=`` into tokens and `bind` checks them against the declaration, raising
+`CommandError` with the sub-code the real module uses:
+
+- a quote that never closes, or bytes after a closing quote -> PARAM_PARSE
+- too many parameters, or a required one missing / left empty -> PARAM_COUNT
+- a quoted string where a number belongs, or the reverse -> PARAM_TYPE
+- a number outside its range, a string not among its choices -> PARAM_INVALID
+- a string longer than its limit -> PARAM_LENGTH
+
+Strings are quoted with ``"``; inside them a backslash escapes the next byte
+(``\\"``, ``\\\\``, ``\\,``).  Empty parameters (``8080,,"1.2.3.4"``) mean "not given":
+an optional parameter takes its default.  Text is latin-1 so every byte survives.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import CommandError, ErrCode
+
+TokenKind = Literal["empty", "str", "bare"]
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: TokenKind
+    text: str
+
+
+def parse_tokens(text: str) -> list[Token]:
+    """Split ``a,"b,c",,7`` into tokens.  ``""`` (nothing after ``=``) is one empty token."""
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while True:
+        if i < n and text[i] == '"':
+            i += 1
+            chars: list[str] = []
+            while True:
+                if i >= n:
+                    raise CommandError(ErrCode.PARAM_PARSE, "unterminated string")
+                c = text[i]
+                if c == "\\" and i + 1 < n:
+                    chars.append(text[i + 1])
+                    i += 2
+                    continue
+                if c == '"':
+                    i += 1
+                    break
+                chars.append(c)
+                i += 1
+            if i < n and text[i] != ",":
+                raise CommandError(ErrCode.PARAM_PARSE, "text after closing quote")
+            tokens.append(Token("str", "".join(chars)))
+        else:
+            j = text.find(",", i)
+            end = n if j < 0 else j
+            piece = text[i:end]
+            if '"' in piece:
+                raise CommandError(ErrCode.PARAM_PARSE, "stray quote")
+            tokens.append(Token("bare", piece) if piece else Token("empty", ""))
+            i = end
+        if i >= n:
+            return tokens
+        i += 1  # the comma
+        if i >= n:
+            tokens.append(Token("empty", ""))
+            return tokens
+
+
+Value = int | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One declared parameter.  Build with `Int` or `Str`."""
+
+    name: str
+    kind: Literal["int", "str"]
+    optional: bool = False
+    default: Value = None
+    lo: int | None = None
+    hi: int | None = None
+    max_len: int | None = None
+    choices: tuple[str, ...] | None = None
+    allowed: tuple[int, ...] | None = None
+
+
+def Int(
+    name: str,
+    lo: int | None = None,
+    hi: int | None = None,
+    *,
+    optional: bool = False,
+    default: int | None = None,
+    allowed: tuple[int, ...] | None = None,
+) -> Param:
+    """An integer parameter; ``[lo, hi]`` inclusive, or one of ``allowed``."""
+    return Param(name, "int", optional or default is not None, default, lo, hi, None, None, allowed)
+
+
+def Str(
+    name: str,
+    max_len: int | None = None,
+    *,
+    optional: bool = False,
+    default: str | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Param:
+    """A quoted string parameter, at most ``max_len`` bytes, or one of ``choices``."""
+    return Param(
+        name, "str", optional or default is not None, default, None, None, max_len, choices
+    )
+
+
+Signature = tuple[Param, ...]
+
+
+class Args:
+    """The bound values of a set command, with typed accessors."""
+
+    __slots__ = ("_given", "_values")
+
+    def __init__(self, values: dict[str, Value], given: set[str]) -> None:
+        self._values = values
+        self._given = given
+
+    def int(self, name: builtins.str) -> builtins.int:
+        v = self._values[name]
+        if not isinstance(v, int):
+            raise KeyError(f"{name} has no integer value")
+        return v
+
+    def opt_int(self, name: builtins.str) -> builtins.int | None:
+        v = self._values.get(name)
+        return v if isinstance(v, int) else None
+
+    def str(self, name: builtins.str) -> builtins.str:
+        v = self._values[name]
+        if not isinstance(v, str):
+            raise KeyError(f"{name} has no string value")
+        return v
+
+    def opt_str(self, name: builtins.str) -> builtins.str | None:
+        v = self._values.get(name)
+        return v if isinstance(v, str) else None
+
+    def given(self, name: builtins.str) -> bool:
+        """True when the host wrote this parameter (not omitted, not empty)."""
+        return name in self._given
+
+    def __repr__(self) -> builtins.str:
+        return f"Args({self._values!r})"
+
+
+def parse_int(text: str) -> builtins.int | None:
+    body = text[1:] if text[:1] in "+-" else text
+    if not body or not body.isdigit() or not body.isascii():
+        return None
+    return int(text)
+
+
+def bind(sig: Sequence[Param], tokens: Sequence[Token]) -> Args:
+    """Check ``tokens`` against ``sig`` and return the values; raise CommandError."""
+    if len(tokens) > len(sig):
+        raise CommandError(ErrCode.PARAM_COUNT, f"{len(tokens)} parameters, at most {len(sig)}")
+    values: dict[str, Value] = {}
+    given: set[str] = set()
+    for i, p in enumerate(sig):
+        tok = tokens[i] if i < len(tokens) else Token("empty", "")
+        if tok.kind == "empty":
+            if not p.optional:
+                raise CommandError(ErrCode.PARAM_COUNT, f"missing {p.name}")
+            values[p.name] = p.default
+            continue
+        given.add(p.name)
+        if p.kind == "int":
+            if tok.kind != "bare":
+                raise CommandError(ErrCode.PARAM_TYPE, f"{p.name} must be a number")
+            n = parse_int(tok.text)
+            if n is None:
+                raise CommandError(ErrCode.PARAM_TYPE, f"{p.name}: {tok.text!r} is not a number")
+            if (p.lo is not None and n < p.lo) or (p.hi is not None and n > p.hi):
+                raise CommandError(ErrCode.PARAM_INVALID, f"{p.name}={n} out of [{p.lo},{p.hi}]")
+            if p.allowed is not None and n not in p.allowed:
+                raise CommandError(ErrCode.PARAM_INVALID, f"{p.name}={n} not in {p.allowed}")
+            values[p.name] = n
+        else:
+            if tok.kind != "str":
+                raise CommandError(ErrCode.PARAM_TYPE, f"{p.name} must be a quoted string")
+            s = tok.text
+            if p.max_len is not None and len(s) > p.max_len:
+                raise CommandError(ErrCode.PARAM_LENGTH, f"{p.name} longer than {p.max_len}")
+            if p.choices is not None and s not in p.choices:
+                raise CommandError(ErrCode.PARAM_INVALID, f"{p.name}={s!r} not in {p.choices}")
+            values[p.name] = s
+    return Args(values, given)

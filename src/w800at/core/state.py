@@ -1,0 +1,54 @@
+"""Run-time state of the simulated station (not settings: nothing here is saved)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class WifiState(IntEnum):
+    """AT+CWSTATE? codes."""
+
+    NOT_STARTED = 0
+    CONNECTED_NO_IP = 1
+    GOT_IP = 2
+    CONNECTING = 3
+    DISCONNECTED = 4
+
+
+@dataclass
+class AccessPoint:
+    """A simulated AP (from the config file, or made up for an SSID when none is set)."""
+
+    ssid: str
+    password: str | None = None  # None: any password joins
+    bssid: str = "02:00:00:00:00:01"
+    channel: int = 6
+    rssi: int = -45
+    ecn: int = 3  # WPA2_PSK
+    ipv6: bool = True
+    #: a join always fails with this AT+CWJAP code (1-4): fault injection for drivers
+    fail: int | None = None
+
+
+@dataclass
+class StationAddresses:
+    """What the station gets from "DHCP": by default the host's own addresses."""
+
+    ip: str = "0.0.0.0"
+    gateway: str = "0.0.0.0"
+    netmask: str = "0.0.0.0"
+    ip6_ll: str | None = None
+    ip6_gl: str | None = None
+    mac: str = "02:00:00:00:00:00"
+
+
+@dataclass
+class Station:
+    state: WifiState = WifiState.NOT_STARTED
+    ap: AccessPoint | None = None
+    addr: StationAddresses | None = None
+
+    @property
+    def has_ip(self) -> bool:
+        return self.state == WifiState.GOT_IP

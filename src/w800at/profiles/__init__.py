@@ -1,0 +1,98 @@
+"""Dialects as data: everything that differs between the W800 firmware and ESP-AT.
+
+Code asks the active `Profile` for a number or a string; it never branches on the
+dialect's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    #: AT+GMR lines, printed before OK (one must start with "AT version:")
+    gmr: tuple[str, ...]
+    #: commands answered like unknown ones (ERROR + ERR CODE 0x01090000)
+    unsupported: frozenset[str]
+    #: AT+CIPSEND / AT+CIPSENDEX <length> maximum
+    max_send: int = 5760
+    #: +IPD: at most this many data bytes per frame
+    ipd_max: int = 2920
+    #: passive receive window per link (AT+CIPRECVMODE=1)
+    passive_window: int = 5760
+    #: passthrough packetising: send when this many bytes are buffered ...
+    passthrough_packet: int = 512
+    #: ... or after this much silence (seconds)
+    passthrough_interval: float = 0.030
+    #: +++ guard time (silence before, after, and at most between the three '+')
+    escape_guard: float = 0.030
+    #: number of link IDs (0..max_links-1); the "all links" ID is max_links
+    max_links: int = 5
+    #: AT+CIPRECVLEN? field for a link that is not open ("" in the spec's example)
+    recvlen_unused: str = ""
+    #: AT+CIPV6 default
+    cipv6_default: int = 1
+    #: AT+CIPDNS defaults
+    dns_defaults: tuple[str, ...] = ("208.67.222.222", "8.8.8.8")
+    #: AT+CIPSNTPCFG default servers
+    sntp_defaults: tuple[str, ...] = ("cn.ntp.org.cn", "ntp.sjtu.edu.cn", "us.pool.ntp.org")
+    #: seconds from power-on / AT+RST until "ready"
+    boot_time: float = 0.3
+    #: seconds for AT+CWJAP: association, then DHCP
+    join_time: float = 0.2
+    dhcp_time: float = 0.1
+    #: AT+CWJAP? when no AP is joined answers this line before OK (None: plain ERROR)
+    cwjap_query_idle: str | None = "No AP"
+    #: default AT+UART_CUR / DEF: baud, data bits, stop bits, parity, flow control
+    uart_default: tuple[int, int, int, int, int] = (115200, 8, 1, 0, 0)
+    #: default station hostname
+    hostname: str = "w800"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+W800 = Profile(
+    name="w800",
+    gmr=(
+        "AT version:2.1.0(w800at - W800 - Nov 24 2026 00:00:00)",
+        "SDK version:W800 SDK v1.00.10",
+        "compile time(w800at):Nov 24 2026 00:00:00",
+        "Bin version:2.1.0(W800)",
+    ),
+    unsupported=frozenset({"+CIPSENDL", "+CIPSENDLCFG", "+CIPFWVER", "+CIUPDATE"}),
+    max_send=5760,
+    passthrough_packet=512,
+    passthrough_interval=0.030,
+    escape_guard=0.030,
+    recvlen_unused="",
+    cipv6_default=1,
+    hostname="w800",
+)
+
+ESP_AT = Profile(
+    name="esp-at",
+    gmr=(
+        "AT version:3.4.0.0(w800at - ESP32 - Nov 24 2026 00:00:00)",
+        "SDK version:v5.0.6",
+        "compile time(w800at):Nov 24 2026 00:00:00",
+        "Bin version:v3.4.0.0(WROOM-32)",
+    ),
+    unsupported=frozenset(),
+    max_send=8192,
+    passthrough_packet=2920,
+    passthrough_interval=0.020,
+    escape_guard=0.020,
+    recvlen_unused="-1",
+    cipv6_default=0,
+    hostname="espressif",
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (W800, ESP_AT)}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}") from None

@@ -1,0 +1,198 @@
+"""The asyncio side: runs one `Engine`, pumps bytes between it and a channel, performs
+its actions, and re-arms its single timer (the aioquic pattern)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..channels.base import Channel
+from ..core.actions import Action, ResetNetwork, SaveSettings, SetUart
+from ..core.engine import Engine
+from ..store import Store
+
+log = logging.getLogger("w800at.runtime")
+
+A = TypeVar("A", bound=Action)
+
+
+class Runtime:
+    """Glue between an engine, a channel and the host's network.
+
+    Features (links, server, DNS, ...) add handlers for their action types with
+    `on_action` and hooks with `on_reset` / `on_close`; see `w800at.runtime.install`.
+    """
+
+    def __init__(self, engine: Engine, channel: Channel, store: Store | None) -> None:
+        self.engine = engine
+        self.channel = channel
+        self.store = store
+        self.loop = asyncio.get_running_loop()
+        self.powered = False
+        self.closing = False
+        self.stopped = asyncio.Event()
+        #: set by the app for channels whose detach ends the session (stdio EOF)
+        self.stop_on_detach: asyncio.Event | None = None
+        self._handlers: dict[type[Action], Callable[[Any], None]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._pumping = False
+        self._reset_hooks: list[Callable[[], None]] = []
+        self._close_hooks: list[Callable[[], Any]] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.on_action(SaveSettings, self._save)
+        self.on_action(SetUart, self._set_uart)
+        self.on_action(ResetNetwork, lambda a: self._reset_network())
+
+    # --- registration for features
+
+    def on_action(self, kind: type[A], handler: Callable[[A], None]) -> None:
+        self._handlers[kind] = handler
+
+    def on_reset(self, hook: Callable[[], None]) -> None:
+        self._reset_hooks.append(hook)
+
+    def on_close(self, hook: Callable[[], Any]) -> None:
+        self._close_hooks.append(hook)
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    def complete(self, action: Action, result: object) -> None:
+        """Report the result of an action a task waits on."""
+        self.engine.complete(action.token, result, self.now())
+        self.pump()
+
+    def spawn(self, coro: Any, action: Action | None = None) -> None:
+        """Run a coroutine; its return value (or exception) completes ``action``."""
+        task = self.loop.create_task(coro)
+        self.tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self.tasks.discard(t)
+            if t.cancelled() or self.closing:
+                return
+            exc = t.exception()
+            if action is not None and action.token:
+                self.complete(action, exc if exc is not None else t.result())
+            elif exc is not None:
+                log.error("background operation failed: %r", exc)
+
+        task.add_done_callback(done)
+
+    # --- ChannelEvents
+
+    def attached(self) -> None:
+        log.info("host attached")
+        if not self.powered:
+            self.powered = True
+            self.engine.power_on(self.now())
+        self.pump()
+
+    def detached(self) -> None:
+        log.info("host detached")
+        if self.stop_on_detach is not None:
+            self.stop_on_detach.set()
+
+    def data(self, data: bytes) -> None:
+        self.engine.receive_data(data, self.now())
+        self.pump()
+
+    def reset(self) -> None:
+        log.info("reset (EN pin)")
+        self.engine.reset()
+        self.pump()
+
+    # --- the pump
+
+    def pump(self) -> None:
+        """Write output, perform actions, until the engine has nothing more; re-arm."""
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            eng = self.engine
+            while True:
+                out = eng.take_output()
+                if out:
+                    self.channel.write(out)
+                actions = eng.take_actions()
+                if not actions:
+                    break
+                for act in actions:
+                    self._perform(act)
+        finally:
+            self._pumping = False
+        self._rearm()
+
+    def _perform(self, act: Action) -> None:
+        handler = self._handlers.get(type(act))
+        if handler is None:
+            log.error("no runtime handler for %s", type(act).__name__)
+            if act.token:
+                self.engine.complete(act.token, NotImplementedError(type(act).__name__),
+                                     self.now())
+            return
+        try:
+            handler(act)
+        except Exception as exc:
+            log.exception("action %s failed", type(act).__name__)
+            if act.token:
+                self.engine.complete(act.token, exc, self.now())
+
+    def _rearm(self) -> None:
+        when = self.engine.get_timer()
+        if when == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = when
+        if when is not None:
+            self._timer = self.loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.engine.handle_timer(self.now())
+        self.pump()
+
+    # --- foundation actions
+
+    def _save(self, act: SaveSettings) -> None:
+        if self.store is not None:
+            try:
+                self.store.save(act.snapshot)
+            except OSError as exc:
+                log.error("cannot save settings: %s", exc)
+
+    def _set_uart(self, act: SetUart) -> None:
+        self.channel.set_baud(act.baud)
+
+    def _reset_network(self) -> None:
+        for hook in self._reset_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("reset hook failed")
+
+    # --- shutdown
+
+    async def close(self) -> None:
+        """Ctrl-C: links closed, channel released, nothing left behind."""
+        self.closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self._reset_network()
+        for hook in self._close_hooks:
+            r = hook()
+            if asyncio.iscoroutine(r):
+                await r
+        for t in list(self.tasks):
+            t.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.channel.close()
+        self.stopped.set()
