@@ -1,0 +1,1 @@
+"""Tests for the network service backends (resolver, ping, SNTP, netinfo) and test servers."""
