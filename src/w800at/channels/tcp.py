@@ -1,0 +1,142 @@
+"""The AT port on a TCP socket (``nc 127.0.0.1 PORT``, ``socat``, a test harness).
+
+A UART has exactly one host, so a second connection while one is active is
+closed at once with a log line rather than interleaving two hosts' bytes.
+Asyncio protocols (not streams) keep the data path to one callback per chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+
+from .base import ChannelEvents
+
+log = logging.getLogger("w800at.channel")
+
+
+def format_hostport(host: str, port: int) -> str:
+    """``host:port``, with IPv6 literals bracketed as in URLs."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class SingleClientServer:
+    """Accepts one client at a time and hands it to ``on_client``.
+
+    Shared by the raw TCP and the RFC 2217 channels: both are "one host on the
+    line", and both refuse a second connection the same way.
+    """
+
+    def __init__(self, kind: str, host: str, port: int) -> None:
+        self.kind = kind
+        self.host = host
+        self.port = port
+        self.active: asyncio.Transport | None = None
+        self._server: asyncio.Server | None = None
+
+    @property
+    def where(self) -> str:
+        return format_hostport(self.host, self.port)
+
+    async def listen(self, factory: Callable[[], asyncio.Protocol]) -> int:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(factory, self.host, self.port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
+
+    def admit(self, transport: asyncio.Transport) -> bool:
+        """Claim the line for ``transport``, or refuse it if a host is already on."""
+        peer = transport.get_extra_info("peername")
+        if self.active is not None:
+            log.warning(
+                "%s %s: refused connection from %s: a host is already attached (%s)",
+                self.kind,
+                self.where,
+                peer,
+                self.active.get_extra_info("peername"),
+            )
+            transport.abort()
+            return False
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Interactive AT traffic: do not let Nagle hold back "OK\r\n".
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.active = transport
+        log.info("%s %s: host connected from %s", self.kind, self.where, peer)
+        return True
+
+    def release(self, transport: asyncio.Transport) -> bool:
+        """Forget ``transport`` if it is the active one; True if it was."""
+        if self.active is not transport:
+            return False
+        self.active = None
+        log.info("%s %s: host disconnected", self.kind, self.where)
+        return True
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self.active is not None:
+            self.active.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+
+class _TcpProtocol(asyncio.Protocol):
+    """One connection: forwards bytes straight to the events sink if admitted."""
+
+    def __init__(self, server: SingleClientServer, events: ChannelEvents) -> None:
+        self._server = server
+        self._events = events
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        if self._server.admit(transport):
+            self._transport = transport
+            self._events.attached()
+
+    def data_received(self, data: bytes) -> None:
+        if self._transport is not None:
+            self._events.data(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None and self._server.release(self._transport):
+            self._transport = None
+            self._events.detached()
+
+
+class TcpChannel:
+    """A TCP listener on ``host:port`` (port 0 = pick one; see ``port``)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._server = SingleClientServer("tcp", host, port)
+        self.description = f"tcp {format_hostport(host, port)}"
+
+    async def start(self, events: ChannelEvents) -> None:
+        self.port = await self._server.listen(lambda: _TcpProtocol(self._server, events))
+        self.description = f"tcp {format_hostport(self.host, self.port)}"
+
+    def write(self, data: bytes) -> None:
+        transport = self._server.active
+        if transport is None or transport.is_closing():
+            log.debug("tcp: no host attached, dropped %d bytes", len(data))
+            return
+        transport.write(data)
+
+    def pending(self) -> int:
+        transport = self._server.active
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    def set_baud(self, baud: int) -> None:
+        """A socket has no line rate: nothing to change."""
+
+    async def close(self) -> None:
+        await self._server.close()
