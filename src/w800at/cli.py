@@ -75,6 +75,8 @@ def serve(args: argparse.Namespace) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
                         stream=sys.stderr)
+    if args.verbose < 2:  # pyserial's RFC 2217 negotiation chatter is debug detail
+        logging.getLogger("w800at.channel.rfc2217").setLevel(logging.WARNING)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from ..channels.base import Channel
 from ..core.actions import Action, ResetNetwork, SaveSettings, SetUart
-from ..core.engine import Engine
+from ..core.engine import Engine, Mode
 from ..store import Store
 
 log = logging.getLogger("w800at.runtime")
@@ -35,6 +35,9 @@ class Runtime:
         self.stopped = asyncio.Event()
         #: set by the app for channels whose detach ends the session (stdio EOF)
         self.stop_on_detach: asyncio.Event | None = None
+        #: a pipe cannot wait for "ready" like a driver does: hold its early input
+        self.hold_until_ready = bool(getattr(channel, "stop_on_detach", False))
+        self._held: list[bytes] = []
         self._handlers: dict[type[Action], Callable[[Any], None]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -94,9 +97,18 @@ class Runtime:
     def detached(self) -> None:
         log.info("host detached")
         if self.stop_on_detach is not None:
-            self.stop_on_detach.set()
+            self.spawn(self._stop_when_idle(self.stop_on_detach))
+
+    async def _stop_when_idle(self, stop: asyncio.Event) -> None:
+        """End of input: let running commands finish and output drain, then stop."""
+        while self._held or self.engine.busy or self.engine.mode in (Mode.OFF, Mode.BOOTING):
+            await asyncio.sleep(0.01)
+        stop.set()
 
     def data(self, data: bytes) -> None:
+        if self.hold_until_ready and (self._held or self.engine.mode in (Mode.OFF, Mode.BOOTING)):
+            self._held.append(data)
+            return
         self.engine.receive_data(data, self.now())
         self.pump()
 
@@ -158,6 +170,10 @@ class Runtime:
         self._timer_at = None
         self.engine.handle_timer(self.now())
         self.pump()
+        if self._held and self.engine.mode not in (Mode.OFF, Mode.BOOTING):
+            held, self._held = self._held, []
+            for chunk in held:
+                self.data(chunk)
 
     # --- foundation actions
 
