@@ -37,7 +37,8 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--profile", choices=sorted(PROFILES), help="dialect (default: w800)")
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="configuration file")
     p.add_argument("--store", type=Path, metavar="DIR",
-                   help=f"where saved settings and certificates live (default: {default_store_dir()})")
+                   help="where saved settings and certificates live "
+                        f"(default: {default_store_dir()})")
     p.add_argument("--lenient-eol", action="store_true",
                    help="accept a lone CR or LF as a line terminator (the real module does not)")
     p.add_argument("-v", "--verbose", action="count", default=0,
