@@ -81,7 +81,7 @@ class Param:
     """One declared parameter.  Build with `Int` or `Str`."""
 
     name: str
-    kind: Literal["int", "str"]
+    kind: Literal["int", "str", "any"]
     optional: bool = False
     default: Value = None
     lo: int | None = None
@@ -116,6 +116,25 @@ def Str(
     return Param(
         name, "str", optional or default is not None, default, None, None, max_len, choices
     )
+
+
+def Any_(name: str) -> Param:
+    """An optional parameter of either type (a number, or a quoted string), for commands
+    whose later parameters depend on an earlier one (AT+CIPSTART's type): the handler
+    binds those itself with `retokenize` + `bind`."""
+    return Param(name, "any", True)
+
+
+def retokenize(values: Sequence[Value]) -> list[Token]:
+    """Tokens back from `Any_` values (trailing unset ones dropped), to `bind` again."""
+    toks = [
+        Token("empty", "") if v is None else Token("bare", str(v)) if isinstance(v, int)
+        else Token("str", v)
+        for v in values
+    ]
+    while toks and toks[-1].kind == "empty":
+        toks.pop()
+    return toks
 
 
 Signature = tuple[Param, ...]
@@ -179,6 +198,15 @@ def bind(sig: Sequence[Param], tokens: Sequence[Token]) -> Args:
             values[p.name] = p.default
             continue
         given.add(p.name)
+        if p.kind == "any":
+            if tok.kind == "bare":
+                n = parse_int(tok.text)
+                if n is None:
+                    raise CommandError(ErrCode.PARAM_TYPE, f"{p.name}: not a number")
+                values[p.name] = n
+            else:
+                values[p.name] = tok.text
+            continue
         if p.kind == "int":
             if tok.kind != "bare":
                 raise CommandError(ErrCode.PARAM_TYPE, f"{p.name} must be a number")

@@ -1,0 +1,100 @@
+"""Sending: AT+CIPSEND (set: one payload after ``>``; execute: passthrough),
+AT+CIPSENDEX (``\\0``-escaped payload), AT+CIPSENDL (ESP-AT: long data in data mode).
+
+The payload itself is collected by the engine (`Payload`); here the link is checked
+before the ``>`` (a closed link answers ``ERROR`` without a prompt), and the data goes
+to the runtime as one `Send` whose result decides ``SEND OK`` / ``SEND FAIL``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..core import render
+from ..core.actions import Payload
+from ..core.engine import Engine
+from ..core.errors import CommandError, ErrCode
+from ..core.links import CIPMODE, LinkState, links_of
+from ..core.net_actions import Send
+from ..core.params import Args, Int, Param, Str
+from ..core.passthrough import SendLSink, enter_passthrough
+from ..core.registry import Command, Final, Task, register
+
+#: AT+CIPSENDL: "<length>: maximum value: 2^31 - 1 bytes"
+SENDL_MAX = 2**31 - 1
+_REMOTE = (Str("remote_host", 64, optional=True), Int("remote_port", 0, 65535, optional=True))
+
+
+def _params(max_len: int | None) -> Callable[[Engine], tuple[Param, ...]]:
+    def params(m: Engine) -> tuple[Param, ...]:
+        length = Int("length", 1, max_len if max_len is not None else m.profile.max_send)
+        head = (Int("link_id", 0, m.profile.max_links - 1),) if links_of(m).multi else ()
+        return (*head, length, *_REMOTE)
+
+    return params
+
+
+def _target(m: Engine, a: Args) -> tuple[int, tuple[str, int] | None]:
+    """(link ID, per-send UDP remote) of a send command; ERROR if the link is not open."""
+    if m.settings.int(CIPMODE):
+        raise CommandError(ErrCode.EXEC_FAILED, "AT+CIPMODE=1: use AT+CIPSEND (passthrough)")
+    table = links_of(m)
+    link_id = a.int("link_id") if table.multi else 0
+    link = table.open_link(link_id)
+    host, port = a.opt_str("remote_host"), a.opt_int("remote_port")
+    if (host is None) != (port is None):
+        raise CommandError(ErrCode.PARAM_COUNT, "remote host and port go together")
+    if host is None or port is None:
+        return link_id, None
+    if not link.udp:
+        raise CommandError(ErrCode.PARAM_INVALID, "a remote per send is for UDP links")
+    return link_id, (host, port)
+
+
+def _send(m: Engine, a: Args, escaped: bool) -> Task:
+    link_id, addr = _target(m, a)
+    link = links_of(m).get(link_id)
+    data = yield Payload(a.int("length"), escaped)
+    assert isinstance(data, bytes)
+    m.emit(render.recv_bytes(len(data)))
+    if link is None or links_of(m).get(link_id) is not link or link.state is not LinkState.OPEN:
+        # spec: "the connection is disconnected during data transmission: ERROR"
+        raise CommandError(ErrCode.EXEC_FAILED, f"link {link_id} closed during the payload")
+    res = yield Send(link_id, data, addr)
+    links_of(m).touch(link)
+    return Final.SEND_FAIL if isinstance(res, BaseException) else Final.SEND_OK
+
+
+def _cipsend_s(m: Engine, a: Args) -> Task:
+    return _send(m, a, False)
+
+
+def _cipsendex_s(m: Engine, a: Args) -> Task:
+    return _send(m, a, True)
+
+
+def _cipsend_x(m: Engine) -> Final:
+    """Passthrough: AT+CIPMODE=1, single connection, link 0 open (UDP with <mode> 0)."""
+    if not m.settings.int(CIPMODE):
+        raise CommandError(ErrCode.EXEC_FAILED, "AT+CIPSEND without <length> needs CIPMODE=1")
+    link = links_of(m).open_link(0)
+    if link.udp and link.udp_mode:
+        raise CommandError(ErrCode.EXEC_FAILED, "UDP passthrough needs <mode> 0")
+    return enter_passthrough(m)
+
+
+def _cipsendl_s(m: Engine, a: Args) -> Final:
+    link_id, addr = _target(m, a)
+    link = links_of(m).open_link(link_id)
+    m.emit(render.PROMPT)
+    SendLSink(m, link, a.int("length"), addr).start()
+    return Final.NONE
+
+
+register(Command("+CIPSEND", set=_cipsend_s, execute=_cipsend_x,
+                 params=_params(None),
+                 summary="send data (set), or enter passthrough (execute, AT+CIPMODE=1)"))
+register(Command("+CIPSENDEX", set=_cipsendex_s, params=_params(None),
+                 summary="send data; \\0 ends it early"))
+register(Command("+CIPSENDL", set=_cipsendl_s, params=_params(SENDL_MAX),
+                 summary="send long data in data mode (ESP-AT)"))

@@ -1,0 +1,405 @@
+"""The engine's link table: link IDs, their state, and everything the host sees of
+data arriving on them (``+IPD`` frames, passive buffers, ``CONNECT`` / ``CLOSED``).
+
+The runtime's sockets (``runtime/net.py``) report through three methods of the
+`LinkTable` kept in ``engine.parts["links"]`` (the contract in `net_actions`):
+`LinkTable.on_data`, `LinkTable.on_closed`, `LinkTable.on_accepted`.  Commands
+(``commands/connect.py``, ``send.py``, ``receive.py``) and the server feature use the
+rest.  No I/O here: sockets are asked for with `Action`s.
+
+Single-connection mode (AT+CIPMUX=0) uses link ID 0 internally; the wire then omits
+the ID (``CONNECT``, ``CLOSED``, ``+IPD,<len>:``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Protocol
+
+from . import render
+from .errors import CommandError, ErrCode
+from .net_actions import Close, Connect, Connected, SetReading, SockOpts, TlsSettings
+from .settings import declare
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+CIPMUX = declare("cipmux", 0, "never")
+CIPMODE = declare("cipmode", 0, "never")  # spec: "Configuration changes are not saved"
+CIPDINFO = declare("cipdinfo", 0, "never")
+RECVMODE = declare("ciprecvmode", 0, "never")
+RECONNINTV = declare("cipreconnintv", 1)  # x100 ms; spec: saved under AT+SYSSTORE=1
+SYSMSG = "sysmsg"  # declared by commands/basic.py (AT+SYSMSG)
+
+#: AT+SYSMSG bits (wire-format doc)
+SYSMSG_QUITT, SYSMSG_LINK_CONN, SYSMSG_PT_CONNECT = 1, 2, 4
+
+Addr = tuple[str, int]
+
+
+class LinkState(Enum):
+    CONNECTING = "connecting"  # ID reserved: AT+CIPSTART running, or passthrough reconnect
+    OPEN = "open"
+    CLOSING = "closing"  # the host's AT+CIPCLOSE waits for the socket to close
+    #: the peer closed, passive data not yet read: ``CLOSED`` is held until it is
+    HELD = "held"
+
+
+@dataclass(eq=False)
+class Link:
+    """One link ID in use.  ``host``/``port``/``bind_*`` are what AT+CIPSTART asked
+    for (passthrough reconnects repeat them); ``remote_*``/``local_*`` are the socket's."""
+
+    id: int
+    kind: str
+    host: str = ""
+    port: int = 0
+    server: bool = False
+    bind_ip: str | None = None
+    bind_port: int | None = None
+    udp_mode: int = 0
+    state: LinkState = LinkState.CONNECTING
+    remote_ip: str = ""
+    remote_port: int = 0
+    local_ip: str = ""
+    local_port: int = 0
+    #: UDP <mode> 1: the remote has been changed once already
+    remote_changed: bool = False
+    #: passive receive buffer: (data, sender) segments, ``buffered`` bytes in all
+    segments: deque[tuple[bytes, Addr]] = field(default_factory=deque)
+    buffered: int = 0
+    notified: bool = False
+    paused: bool = False
+    dropped: int = 0  # UDP datagrams dropped because the passive window was full
+    #: engine time of the last data in either direction (AT+CIPSTO uses it)
+    last_activity: float = 0.0
+
+    @property
+    def udp(self) -> bool:
+        return self.kind.startswith("UDP")
+
+    @property
+    def remote(self) -> Addr:
+        return (self.remote_ip, self.remote_port)
+
+
+class PassthroughHook(Protocol):
+    """What the table needs of the active passthrough sink (core/passthrough.py)."""
+
+    def link_lost(self, link: Link) -> None: ...
+
+
+# --- the SSL settings hook ---------------------------------------------------------
+
+TlsProvider = Callable[["Engine", int], TlsSettings]
+
+
+def _no_tls(engine: Engine, link_id: int) -> TlsSettings:
+    return TlsSettings()
+
+
+_tls_provider: list[TlsProvider] = [_no_tls]
+
+
+def set_tls_provider(provider: TlsProvider) -> None:
+    """The SSL-config commands plug in here (per-link AT+CIPSSLC* settings)."""
+    _tls_provider[0] = provider
+
+
+def tls_settings_for(engine: Engine, link_id: int) -> TlsSettings:
+    return _tls_provider[0](engine, link_id)
+
+
+# --- the table -----------------------------------------------------------------------
+
+ActivityHook = Callable[["Engine", Link], None]
+
+
+class LinkTable:
+    """Every link of one engine; see the module docstring."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.m = engine
+        n = engine.profile.max_links
+        self.links: dict[int, Link] = {}
+        #: AT+CIPTCPOPT (and CIPSTART keep_alive) per link ID; kept for links opened later
+        self.opts: list[SockOpts] = [SockOpts() for _ in range(n)]
+        #: set by the server feature (AT+CIPSERVER): AT+CIPMUX=0 is refused while True
+        self.server_running = False
+        #: AT+CIPSERVERMAXCONN: accepted clients beyond this are turned away
+        self.server_max_conn = n
+        #: AT+CIPSTATUS 4 ("links closed") needs to know a link existed
+        self.ever_linked = False
+        #: the passthrough sink while the host is in passthrough DATA mode
+        self.passthrough: PassthroughHook | None = None
+        #: UDP datagrams dropped in passive mode (all links, since boot)
+        self.udp_dropped = 0
+        #: called on every data transfer, accept and open (AT+CIPSTO's idle timers)
+        self.activity_hooks: list[ActivityHook] = []
+
+    # --- queries
+
+    @property
+    def multi(self) -> bool:
+        return bool(self.m.settings.int(CIPMUX))
+
+    @property
+    def passive(self) -> bool:
+        return bool(self.m.settings.int(RECVMODE))
+
+    def wire_id(self, link_id: int) -> int | None:
+        """The ID as printed: None (omitted) in single-connection mode."""
+        return link_id if self.multi else None
+
+    def get(self, link_id: int) -> Link | None:
+        return self.links.get(link_id)
+
+    def open_link(self, link_id: int) -> Link:
+        """The open link with this ID, or ERROR ("link is not valid")."""
+        link = self.links.get(link_id)
+        if link is None or link.state is not LinkState.OPEN:
+            raise CommandError(ErrCode.EXEC_FAILED, f"link {link_id} is not open")
+        return link
+
+    def free_id(self) -> int | None:
+        return next((i for i in range(self.m.profile.max_links) if i not in self.links), None)
+
+    # --- client links
+
+    def reserve(self, link: Link) -> None:
+        """Claim the ID while connecting (an accepted client cannot take it meanwhile)."""
+        if link.id in self.links:
+            raise CommandError(ErrCode.EXEC_FAILED, f"link {link.id} ALREADY CONNECTED")
+        self.links[link.id] = link
+
+    def connect_action(self, link: Link) -> Connect:
+        tls = tls_settings_for(self.m, link.id) if link.kind.startswith("SSL") else None
+        return Connect(link.id, link.kind, link.host, link.port, link.bind_ip,
+                       link.bind_port if link.udp else None, self.opts[link.id], tls)
+
+    def opened(self, link: Link, res: Connected, *, announce: bool = True) -> None:
+        link.remote_ip, link.remote_port = res.remote_ip, res.remote_port
+        link.local_ip, link.local_port = res.local_ip, res.local_port
+        link.state = LinkState.OPEN
+        self.ever_linked = True
+        self._touch(link)
+        if announce:
+            self.announce_connect(link)
+
+    def release(self, link: Link) -> None:
+        """A connect failed: the ID is free again (nothing printed but ERROR)."""
+        if self.links.get(link.id) is link:
+            del self.links[link.id]
+
+    def announce_connect(self, link: Link) -> None:
+        bits = self.m.settings.int(SYSMSG)
+        if bits & SYSMSG_LINK_CONN:
+            self.m.emit(render.link_conn(0, link.id, link.kind, link.server, link.remote_ip,
+                                         link.remote_port, link.local_port))
+        else:
+            self.m.emit(render.connect(self.wire_id(link.id)))
+
+    # --- runtime events
+
+    def on_accepted(self, kind: str, remote_ip: str, remote_port: int,
+                    local_port: int) -> int | None:
+        """The server accepted a client: the lowest free ID, or None to turn it away."""
+        served = sum(1 for lk in self.links.values() if lk.server)
+        link_id = self.free_id()
+        if link_id is None or served >= self.server_max_conn:
+            return None
+        link = Link(link_id, kind, server=True)
+        self.links[link_id] = link
+        self.opened(link, Connected(remote_ip, remote_port, "", local_port))
+        return link_id
+
+    def on_data(self, link_id: int, data: bytes, addr: Addr, now: float | None = None) -> None:
+        """Bytes (TCP/SSL) or one datagram (UDP) arrived from ``addr``."""
+        m = self.m
+        if now is not None:
+            m.now = now
+        link = self.links.get(link_id)
+        if link is None or link.state is not LinkState.OPEN or not data:
+            return
+        self._touch(link)
+        # UDP <mode> 1: follow the first sender that differs, once; 2: every datagram
+        if (link.udp and link.udp_mode and addr != link.remote
+                and (link.udp_mode == 2 or not link.remote_changed)):
+            link.remote_ip, link.remote_port = addr
+            link.remote_changed = True
+        if self.passthrough is not None and link_id == 0:
+            m.emit(data)  # passthrough: raw, no +IPD
+        elif self.passive:
+            self._buffer(link, data, addr)
+        else:
+            self._ipd(link, data, addr)
+
+    def on_closed(self, link_id: int, reason: str, now: float | None = None) -> None:
+        """The peer closed/reset, or the link failed."""
+        if now is not None:
+            self.m.now = now
+        link = self.links.get(link_id)
+        if link is None or link.state is not LinkState.OPEN:
+            return  # closing on our request, or already gone
+        self._lost(link)
+
+    def _lost(self, link: Link) -> None:
+        """A link ended without the host asking: passthrough reconnects, else CLOSED."""
+        if self.passthrough is not None and link.id == 0:
+            link.state = LinkState.CONNECTING
+            if self.m.settings.int(SYSMSG) & SYSMSG_PT_CONNECT:
+                self.m.emit(render.closed(None))
+            self.passthrough.link_lost(link)
+            return
+        self._ended(link)
+
+    # --- closing
+
+    def close_now(self, link_id: int) -> None:
+        """Close a link without waiting (idle timeout, server shutdown): Close action,
+        ``CLOSED``, ID free.  AT+CIPCLOSE uses `begin_close` / `finish_close` instead."""
+        link = self.links.get(link_id)
+        if link is None:
+            return
+        if link.state in (LinkState.OPEN, LinkState.CLOSING):
+            self.m.act(Close(link_id))
+        self.finish_close(link)
+
+    def begin_close(self, link: Link) -> Close | None:
+        """The host closes: returns the Close to wait for (None: the socket is gone)."""
+        was_open = link.state is LinkState.OPEN
+        link.state = LinkState.CLOSING
+        return Close(link.id) if was_open else None
+
+    def finish_close(self, link: Link) -> None:
+        if self.links.get(link.id) is link:
+            del self.links[link.id]
+            self._resume_if_paused(link)
+            self.m.emit(render.closed(self.wire_id(link.id)))
+
+    def lost_all(self) -> None:
+        """The station lost its network: every link ends (``CLOSED``; in passthrough
+        the link is re-established once the station is back, as after a peer close)."""
+        for link in list(self.links.values()):
+            if link.state is LinkState.OPEN:
+                self.m.act(Close(link.id))
+                self._lost(link)
+
+    def _ended(self, link: Link) -> None:
+        if link.buffered:  # passive data waits for the host; so does CLOSED
+            link.state = LinkState.HELD
+            return
+        del self.links[link.id]
+        self.m.emit(render.closed(self.wire_id(link.id)))
+
+    # --- active receive
+
+    def _ipd(self, link: Link, data: bytes, addr: Addr) -> None:
+        wid = self.wire_id(link.id)
+        info = addr if self.m.settings.int(CIPDINFO) else None
+        step = self.m.profile.ipd_max
+        n = len(data)
+        if n <= step:
+            self.m.emit(b"".join((render.ipd_header(wid, n, info), data, render.IPD_TRAILER)))
+            return
+        mv = memoryview(data)
+        parts: list[bytes | memoryview] = []
+        for i in range(0, n, step):
+            chunk = mv[i : i + step]
+            parts += (render.ipd_header(wid, len(chunk), info), chunk, render.IPD_TRAILER)
+        self.m.emit(b"".join(parts))
+
+    # --- passive receive
+
+    def _buffer(self, link: Link, data: bytes, addr: Addr) -> None:
+        window = self.m.profile.passive_window
+        if link.udp and link.buffered + len(data) > window:
+            link.dropped += 1
+            self.udp_dropped += 1
+            return
+        link.segments.append((data, addr))
+        link.buffered += len(data)
+        if not link.udp and not link.paused and link.buffered >= window:
+            link.paused = True
+            self.m.act(SetReading(link.id, True))
+        if not link.notified:
+            link.notified = True
+            self.m.emit(render.ipd_notice(self.wire_id(link.id), link.buffered))
+
+    def read(self, link: Link, want: int) -> tuple[bytes, Addr]:
+        """AT+CIPRECVDATA: up to ``want`` bytes, all from one sender (UDP datagrams from
+        different senders are never merged); the sender is returned for CIPDINFO."""
+        segs = link.segments
+        if not segs:
+            return b"", link.remote
+        addr = segs[0][1]
+        parts: list[bytes] = []
+        got = 0
+        while segs and got < want and segs[0][1] == addr:
+            data, _ = segs[0]
+            take = want - got
+            if len(data) <= take:
+                segs.popleft()
+                parts.append(data)
+                got += len(data)
+            else:
+                parts.append(data[:take])
+                segs[0] = (data[take:], addr)
+                got += take
+        link.buffered -= got
+        link.notified = False
+        self._touch(link)
+        self._resume_if_paused(link)
+        return b"".join(parts), addr
+
+    def settle(self, link: Link) -> None:
+        """After a read's ``OK``: a link the peer closed is announced once drained."""
+        if link.state is LinkState.HELD and not link.buffered and self.links.get(link.id) is link:
+            del self.links[link.id]
+            self.m.emit(render.closed(self.wire_id(link.id)))
+
+    def flush_passive(self) -> None:
+        """AT+CIPRECVMODE=0: what is buffered goes out as ``+IPD`` frames now."""
+        for link in list(self.links.values()):
+            while link.segments:
+                data, addr = link.segments.popleft()
+                self._ipd(link, data, addr)
+            link.buffered = 0
+            link.notified = False
+            self._resume_if_paused(link)
+            if link.state is LinkState.HELD:
+                del self.links[link.id]
+                self.m.emit(render.closed(self.wire_id(link.id)))
+
+    def _resume_if_paused(self, link: Link) -> None:
+        if link.paused and (link.buffered < self.m.profile.passive_window
+                            or link.id not in self.links):
+            link.paused = False
+            if link.state in (LinkState.OPEN, LinkState.HELD):
+                self.m.act(SetReading(link.id, False))
+
+    def _touch(self, link: Link) -> None:
+        link.last_activity = self.m.now
+        for hook in self.activity_hooks:
+            hook(self.m, link)
+
+    def touch(self, link: Link) -> None:
+        """Data went out on ``link`` (sends call this)."""
+        self._touch(link)
+
+
+def links_of(engine: Engine) -> LinkTable:
+    """The engine's link table, created on first use."""
+    table = engine.parts.get("links")
+    if table is None:
+        table = engine.parts["links"] = LinkTable(engine)
+    assert isinstance(table, LinkTable)
+    return table
+
+
+def forget(engine: Engine) -> None:
+    """Module reboot: links vanish silently (the runtime drops the sockets)."""
+    engine.parts.pop("links", None)

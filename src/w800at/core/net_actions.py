@@ -1,0 +1,113 @@
+"""The contract between the engine's links and the runtime's sockets.
+
+Engine -> runtime: the `Action`s below.  Runtime -> engine: results of awaited actions
+(the objects below, or an exception instance as the value), and events delivered by
+calling the engine-side link table (``engine.parts["links"]``):
+
+- ``on_data(link_id, data: bytes, addr: tuple[str, int]) -> None``  bytes (TCP/SSL) or one
+  datagram (UDP) arrived; ``addr`` is the sender (the peer for TCP).
+- ``on_closed(link_id, reason: str) -> None``  the peer closed/reset, or the link failed.
+- ``on_accepted(kind, remote_ip, remote_port, local_port) -> int | None``  the server
+  accepted a client: returns the link ID it takes, or None to turn it away (refuse/close).
+
+Link kinds are the spec's type strings: "TCP", "UDP", "SSL", "TCPv6", "UDPv6", "SSLv6".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .actions import Action
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """AT+CIPSSLCCONF / CCN / CSNI / CALPN / CPSK for one link (no I/O here)."""
+
+    auth_mode: int = 0
+    pki_number: int = 0
+    ca_number: int = 0
+    common_name: str = ""
+    sni: str = ""
+    alpn: tuple[str, ...] = ()
+    psk: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class SockOpts:
+    """AT+CIPTCPOPT values (and CIPSTART's keep_alive), applied to the real socket."""
+
+    linger: int = -1  # -1 off; >= 0 SO_LINGER on with that many seconds
+    nodelay: int = 0  # TCP_NODELAY
+    sndtimeo: int = 0  # ms; 0 = no send timeout
+    keepalive: int = 0  # s; 0 off, else KEEPIDLE=keepalive, KEEPINTVL=1, KEEPCNT=3
+
+
+@dataclass(eq=False)
+class Connect(Action):
+    """Open a client link.  Result: `Connected` or an exception (answer ERROR)."""
+
+    link_id: int
+    kind: str
+    host: str  # IP literal or a name (<= 64 bytes); the runtime resolves it per AT+CIPDNS
+    port: int
+    local_ip: str | None = None
+    local_port: int | None = None  # UDP only
+    opts: SockOpts = field(default_factory=SockOpts)
+    tls: TlsSettings | None = None  # SSL kinds only
+
+
+@dataclass(frozen=True)
+class Connected:
+    remote_ip: str
+    remote_port: int
+    local_ip: str
+    local_port: int
+
+
+@dataclass(eq=False)
+class Send(Action):
+    """Write data on a link.  Result: the byte count accepted by the stack, or an exception
+    (SEND FAIL).  ``addr`` is the AT+CIPSEND per-send UDP remote (host may be a name)."""
+
+    link_id: int
+    data: bytes
+    addr: tuple[str, int] | None = None
+
+
+@dataclass(eq=False)
+class Close(Action):
+    """Close a link (AT+CIPCLOSE, server shutdown, idle timeout).  Result: None."""
+
+    link_id: int
+
+
+@dataclass(eq=False)
+class SetReading(Action):
+    """Pause/resume reading the socket (passive-mode window full, host not keeping up)."""
+
+    link_id: int
+    paused: bool
+
+
+@dataclass(eq=False)
+class SetSockOpts(Action):
+    """Apply AT+CIPTCPOPT options to an open link's socket."""
+
+    link_id: int
+    opts: SockOpts
+
+
+@dataclass(eq=False)
+class Listen(Action):
+    """Start the module's server.  Result: the bound port (int) or an exception."""
+
+    port: int
+    kind: str  # "TCP", "TCPv6", "SSL", "SSLv6"
+    ca_enable: bool = False
+
+
+@dataclass(eq=False)
+class StopListening(Action):
+    """Stop the server (existing client links are not touched).  Result: None."""

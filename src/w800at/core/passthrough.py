@@ -1,0 +1,274 @@
+"""DATA-mode sinks: Wi-Fi passthrough (AT+CIPMODE=1 + AT+CIPSEND) and AT+CIPSENDL.
+
+Both watch for ``+++`` with guard times (`Escape`).  Speed: payload bytes are never
+looked at one by one.  Only a chunk of at most 3 bytes that arrives after a guard
+silence (or continues a held ``+`` run) is compared with ``+``; every other chunk is
+data as it stands.  Timing comes from the engine's ``now`` (host bytes) and its timers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import render
+from .actions import Sleep
+from .links import (
+    RECONNINTV,
+    SYSMSG,
+    SYSMSG_PT_CONNECT,
+    SYSMSG_QUITT,
+    Link,
+    LinkState,
+    links_of,
+)
+from .net_actions import Connected, Send
+from .registry import Final, Task
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+PLUS = 0x2B
+
+
+class Escape:
+    """``+++`` detection: silence >= guard before the first ``+``, at most guard between
+    them, and silence >= guard after the third.  Otherwise the ``+`` are data."""
+
+    def __init__(self, m: Engine, key: object, on_data: Callable[[bytes], None],
+                 on_escape: Callable[[], None]) -> None:
+        self.m = m
+        self.key = key
+        self.guard = m.profile.escape_guard
+        self.on_data = on_data
+        self.on_escape = on_escape
+        self.last = m.now  # the prompt counts as the start of the silence
+        self.held = 0  # '+' held back, waiting to see if they are an escape
+
+    def feed(self, data: bytes, now: float) -> None:
+        n = len(data)
+        if self.held:
+            if (n <= 3 - self.held and now - self.last <= self.guard
+                    and data.count(PLUS) == n):
+                self.held += n
+                self.last = now
+                self._arm()
+                return
+            self._release()
+        elif n <= 3 and now - self.last >= self.guard and data.count(PLUS) == n:
+            self.held = n
+            self.last = now
+            self._arm()
+            return
+        self.last = now
+        self.on_data(data)
+
+    def _arm(self) -> None:
+        self.m.set_timer(self.key, self.last + self.guard, self._fire)
+
+    def _release(self) -> None:
+        held, self.held = self.held, 0
+        self.m.cancel_timer(self.key)
+        self.on_data(b"+" * held)
+
+    def _fire(self) -> None:
+        if self.held == 3:
+            self.held = 0
+            self.on_escape()
+        elif self.held:
+            self._release()
+
+    def cancel(self) -> None:
+        self.m.cancel_timer(self.key)
+        self.held = 0
+
+
+class PassthroughSink:
+    """Host bytes go to link 0 in packets; link bytes come back raw (LinkTable.on_data).
+
+    Packets: whenever ``passthrough_packet`` bytes are buffered they leave at once (TCP
+    and SSL: all whole packets in one `Send`, the stream does not keep boundaries; UDP:
+    one datagram per packet); the rest leaves after ``passthrough_interval`` of silence.
+    Host bytes that arrive while the link is down (reconnecting) are dropped.
+    """
+
+    PACKET_KEY = ("passthrough", "packet")
+
+    def __init__(self, m: Engine) -> None:
+        self.m = m
+        self.table = links_of(m)
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.dropped = 0
+        self.escape = Escape(m, ("passthrough", "+++"), self._data, self._exit)
+        self.reconnecting = False
+
+    def start(self) -> None:
+        self.table.passthrough = self
+        self.m.enter_data_mode(self)
+
+    def feed(self, data: bytes, now: float) -> None:
+        self.escape.feed(data, now)
+
+    def _data(self, data: bytes) -> None:
+        link = self.table.get(0)
+        if link is None or link.state is not LinkState.OPEN:
+            self.dropped += len(data)
+            return
+        self.parts.append(data)
+        self.size += len(data)
+        packet = self.m.profile.passthrough_packet
+        if self.size >= packet:
+            self._send(link, self.size - self.size % packet)
+        if self.size:
+            self.m.set_timer(self.PACKET_KEY, self.m.now + self.m.profile.passthrough_interval,
+                             self._flush)
+        else:
+            self.m.cancel_timer(self.PACKET_KEY)
+
+    def _send(self, link: Link, count: int) -> None:
+        data = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        rest = data[count:]
+        self.parts = [rest] if rest else []
+        self.size = len(rest)
+        if link.udp:
+            packet = self.m.profile.passthrough_packet
+            for i in range(0, count, packet):
+                self.m.act(Send(0, data[i : min(i + packet, count)]))
+        else:
+            self.m.act(Send(0, data[:count] if rest else data))
+        self.table.touch(link)
+
+    def _flush(self) -> None:
+        link = self.table.get(0)
+        if self.size and link is not None and link.state is LinkState.OPEN:
+            self._send(link, self.size)
+        self.parts, self.size = [], 0
+
+    def _exit(self) -> None:
+        """``+++``: send what is buffered, back to command mode; the link stays open."""
+        self.m.cancel_timer(self.PACKET_KEY)
+        self._flush()
+        self.table.passthrough = None
+        self.m.leave_data_mode()
+        if self.m.settings.int(SYSMSG) & SYSMSG_QUITT:
+            self.m.emit(render.QUITT)
+        link = self.table.get(0)
+        if link is not None and link.state is LinkState.CONNECTING and not self.reconnecting:
+            # lost while in data mode and not mid-connect: the host learns it now
+            self.table.release(link)
+            self.m.emit(render.closed(self.table.wire_id(0)))
+
+    # --- AT+CIPRECONNINTV: a lost link is re-established in the background
+
+    def link_lost(self, link: Link) -> None:
+        self.m.cancel_timer(self.PACKET_KEY)
+        self.parts, self.size = [], 0
+        self.m.spawn(self._reconnect(link), "passthrough reconnect")
+
+    def _reconnect(self, link: Link) -> Task:
+        table = self.table
+        while table.passthrough is self and table.get(0) is link:
+            yield Sleep(self.m.settings.int(RECONNINTV) * 0.1)
+            if table.passthrough is not self or table.get(0) is not link:
+                break
+            if not self.m.station.has_ip:
+                continue
+            self.reconnecting = True
+            res = yield table.connect_action(link)
+            self.reconnecting = False
+            if table.get(0) is not link:
+                break
+            if isinstance(res, Connected):
+                in_data = table.passthrough is self
+                announce = not in_data or bool(self.m.settings.int(SYSMSG) & SYSMSG_PT_CONNECT)
+                table.opened(link, res, announce=announce)
+                return None
+            if table.passthrough is not self:  # the host left meanwhile
+                table.release(link)
+                self.m.emit(render.closed(table.wire_id(0)))
+        return None
+
+
+class SendLSink:
+    """AT+CIPSENDL (ESP-AT): host bytes are sent while they arrive; ``+++`` cancels.
+
+    Each chunk is one `Send` whose result comes back to a small background task; after
+    each result a ``+CIPSENDL:<sent>,<received>`` progress line is printed; the final
+    result follows the last one (or ``SEND CANCELLED`` after ``+++``).
+    """
+
+    def __init__(self, m: Engine, link: Link, length: int,
+                 addr: tuple[str, int] | None) -> None:
+        self.m = m
+        self.link = link
+        self.length = length
+        self.addr = addr
+        self.received = 0
+        self.sent = 0
+        self.failed = False
+        self.in_flight = 0
+        self.done = False
+        self.cancelled = False
+        self.escape = Escape(m, ("cipsendl", "+++"), self._data, self._cancel)
+
+    def start(self) -> None:
+        self.m.enter_data_mode(self)
+
+    def feed(self, data: bytes, now: float) -> None:
+        if self.done:
+            return
+        self.escape.feed(data, now)
+
+    def _data(self, data: bytes) -> None:
+        take = self.length - self.received
+        if len(data) > take:
+            data = data[:take]  # surplus after <length> is dropped (data mode ends)
+        self.received += len(data)
+        if data:
+            self.in_flight += 1
+            self.m.spawn(self._send(data), "cipsendl send")
+        if self.received >= self.length:
+            self._leave()
+
+    def _send(self, data: bytes) -> Task:
+        res = yield Send(self.link.id, data, self.addr)
+        self.in_flight -= 1
+        if isinstance(res, BaseException):
+            self.failed = True
+        else:
+            self.sent += len(data)
+        if not self.cancelled:
+            self.m.emit(render.sendl_progress(self.sent, self.received))
+        self._maybe_final()
+        return None
+
+    def _cancel(self) -> None:
+        self.cancelled = True
+        self._leave()
+
+    def _leave(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.escape.cancel()
+        self.m.leave_data_mode()
+        self._maybe_final()
+
+    def _maybe_final(self) -> None:
+        if not self.done or self.in_flight:
+            return
+        if self.cancelled:
+            self.m.emit(render.SEND_CANCELLED)
+        elif self.failed or self.sent < self.length:
+            self.m.emit(render.SEND_FAIL)
+        else:
+            self.m.emit(render.SEND_OK)
+        self.in_flight = -1  # the final result is printed once
+
+
+def enter_passthrough(m: Engine) -> Final:
+    """AT+CIPSEND (execute) in AT+CIPMODE=1: ``OK`` ``>`` then DATA mode."""
+    m.emit(render.PROMPT)
+    PassthroughSink(m).start()
+    return Final.NONE

@@ -1,0 +1,174 @@
+"""AT+CIPSEND / AT+CIPSENDEX / AT+CIPSENDL, engine side."""
+
+from __future__ import annotations
+
+from tests.harness import Harness, both
+from tests.links.helpers import finish_send, joined, open_link, table
+from w800at.core.net_actions import Send
+from w800at.profiles import ESP_AT
+
+OK = b"\r\nOK\r\n"
+ERROR = b"\r\nERROR\r\n"
+PROMPT = b"\r\nOK\r\n\r\n>"
+SEND_OK = b"\r\nSEND OK\r\n"
+
+
+def _send_scenario(h: Harness, bytewise: bool) -> bytes:
+    h.join()
+    h.send(b"ATE0\r\n")
+    open_link(h)
+    out = h.send(b"AT+CIPSEND=5\r\n", bytewise=bytewise)
+    out += h.send(b"hello", bytewise=bytewise)
+    act, done = finish_send(h)
+    assert act.data == b"hello" and act.link_id == 0 and act.addr is None
+    return out + done
+
+
+def test_cipsend_prompt_recv_send_ok() -> None:
+    assert both(_send_scenario) == PROMPT + b"\r\nRecv 5 bytes\r\n" + SEND_OK
+
+
+def test_send_fail() -> None:
+    h = joined()
+    open_link(h)
+    h.send(b"AT+CIPSEND=3\r\n")
+    assert h.send(b"abc") == b"\r\nRecv 3 bytes\r\n"
+    _, out = finish_send(h, BrokenPipeError("gone"))
+    assert out == b"\r\nSEND FAIL\r\n"
+
+
+def test_payload_is_not_parsed_as_commands() -> None:
+    h = joined()
+    open_link(h)
+    h.send(b"AT+CIPSEND=8\r\n")
+    assert h.send(b"AT\r\nAT\r\n") == b"\r\nRecv 8 bytes\r\n"
+    act, out = finish_send(h)
+    assert act.data == b"AT\r\nAT\r\n" and out == SEND_OK
+
+
+def test_surplus_bytes_get_busy() -> None:
+    h = joined()
+    open_link(h)
+    h.send(b"AT+CIPSEND=5\r\n")
+    assert h.send(b"hello!!\r\n") == b"\r\nRecv 5 bytes\r\n\r\nbusy p...\r\n"
+    act, out = finish_send(h)
+    assert act.data == b"hello" and out == SEND_OK
+
+
+def test_send_length_limits() -> None:
+    h = joined()
+    open_link(h)
+    assert h.send(b"AT+CIPSEND=5761\r\n") == ERROR
+    assert h.send(b"AT+CIPSEND=0\r\n") == ERROR
+    assert h.send(b"AT+CIPSEND=5760\r\n") == PROMPT
+    assert h.send(b"x" * 5760) == b"\r\nRecv 5760 bytes\r\n"
+    finish_send(h)
+    e = joined(profile=ESP_AT)
+    open_link(e)
+    assert e.send(b"AT+CIPSEND=8193\r\n") == ERROR
+    assert e.send(b"AT+CIPSEND=8192\r\n") == PROMPT
+
+
+def test_send_without_link_is_error_without_prompt() -> None:
+    h = joined()
+    assert h.send(b"AT+CIPSEND=5\r\n") == ERROR
+    assert h.send(b"AT\r\n") == OK  # back in command mode: nothing waits for data
+    h.send(b"AT+CIPMUX=1\r\n")
+    open_link(h, b'AT+CIPSTART=1,"TCP","127.0.0.1",8080\r\n')
+    assert h.send(b"AT+CIPSEND=2,5\r\n") == ERROR
+    assert h.send(b"AT+CIPSEND=5,5\r\n") == ERROR
+    assert h.send(b"AT+CIPSEND=1,5\r\n") == PROMPT
+
+
+def test_link_closed_during_payload_is_error() -> None:
+    h = joined()
+    open_link(h)
+    h.send(b"AT+CIPSEND=4\r\n")
+    table(h).on_closed(0, "reset")
+    assert h.send(b"") == b"CLOSED\r\n"
+    assert h.send(b"data") == b"\r\nRecv 4 bytes\r\n" + ERROR
+    assert h.take(Send) == []
+
+
+def test_udp_remote_per_send() -> None:
+    h = joined()
+    h.send(b"AT+CIPMUX=1\r\n")
+    open_link(h, b'AT+CIPSTART=2,"UDP","127.0.0.1",8080,1002\r\n')
+    assert h.send(b'AT+CIPSEND=2,3,"127.0.0.2",9000\r\n') == PROMPT
+    h.send(b"abc")
+    act, out = finish_send(h)
+    assert act.addr == ("127.0.0.2", 9000) and act.link_id == 2 and out == SEND_OK
+    assert h.send(b'AT+CIPSEND=2,3,"127.0.0.2"\r\n') == ERROR  # port missing
+
+
+def test_remote_per_send_is_for_udp_only() -> None:
+    h = joined()
+    open_link(h)
+    assert h.send(b'AT+CIPSEND=3,"127.0.0.2",9000\r\n') == ERROR
+
+
+def _sendex(h: Harness, bytewise: bool, payload: bytes, length: int = 10) -> bytes:
+    h.join()
+    h.send(b"ATE0\r\n")
+    open_link(h)
+    out = h.send(b"AT+CIPSENDEX=%d\r\n" % length)
+    out += h.send(payload, bytewise=bytewise)
+    act, done = finish_send(h)
+    return out + b"|" + act.data + b"|" + done
+
+
+def test_cipsendex_backslash_zero_ends_early() -> None:
+    out = both(lambda h, bw: _sendex(h, bw, b"ab\\0"))
+    assert out == PROMPT + b"\r\nRecv 2 bytes\r\n|ab|" + SEND_OK
+
+
+def test_cipsendex_escaped_backslash_zero_is_literal() -> None:
+    out = both(lambda h, bw: _sendex(h, bw, b"a\\\\0b", 4))
+    assert out == PROMPT + b"\r\nRecv 4 bytes\r\n|a\\0b|" + SEND_OK
+
+
+def test_cipsendex_backslash_before_other_bytes_is_dropped() -> None:
+    out = both(lambda h, bw: _sendex(h, bw, b"\\x\\yz", 3))
+    assert out == PROMPT + b"\r\nRecv 3 bytes\r\n|xyz|" + SEND_OK
+
+
+def test_cipsendex_full_length_without_escape() -> None:
+    out = both(lambda h, bw: _sendex(h, bw, b"0123456789"))
+    assert out == PROMPT + b"\r\nRecv 10 bytes\r\n|0123456789|" + SEND_OK
+
+
+def test_cipsendl_is_unknown_on_w800() -> None:
+    h = joined()
+    h.send(b"AT+SYSLOG=1\r\n")
+    open_link(h)
+    assert h.send(b"AT+CIPSENDL=5\r\n") == b"ERR CODE:0x01090000\r\n" + ERROR
+
+
+def test_cipsendl_esp_at() -> None:
+    h = joined(profile=ESP_AT)
+    open_link(h)
+    assert h.send(b"AT+CIPSENDL=6\r\n") == PROMPT
+    assert h.send(b"abcd") == b""
+    (a1,) = h.take(Send)
+    assert h.complete(a1, 4) == b"+CIPSENDL:4,4\r\n"
+    assert h.send(b"efAT") == b""  # the surplus is dropped, data mode has ended
+    (a2,) = h.take(Send)
+    assert isinstance(a2, Send) and a2.data == b"ef"
+    assert h.complete(a2, 2) == b"+CIPSENDL:6,6\r\n" + SEND_OK
+    assert h.send(b"AT\r\n") == OK
+    h.check()
+
+
+def test_cipsendl_cancelled_by_plus() -> None:
+    h = joined(profile=ESP_AT)
+    open_link(h)
+    h.send(b"AT+CIPSENDL=100\r\n")
+    h.advance(0.05)
+    h.send(b"abc")
+    (a1,) = h.take(Send)
+    h.complete(a1, 3)
+    h.advance(0.05)
+    h.send(b"+++")
+    assert h.advance(0.05) == b"\r\nSEND CANCELLED\r\n"
+    assert h.send(b"AT\r\n") == OK
+    assert h.take(Send) == []
