@@ -1,0 +1,271 @@
+"""Network services: AT+CIPDOMAIN, AT+CIPDNS, AT+PING, AT+CIPSNTPCFG, AT+CIPSNTPTIME,
+AT+CIPSNTPINTV.
+
+The commands only decide and render; resolving, pinging and SNTP requests are actions
+the runtime performs (`w800at.runtime.services`).  Readings of the spec that are ours:
+
+- ``+CIPDOMAIN:"<ip>"`` is quoted (spec ``<"IP address">``; ESP-AT v2 and W800 alike).
+- AT+CIPDNS=0 uses the host's resolvers; the query shows the ones the host really uses
+  (the runtime fills them in), or the spec's defaults when no runtime is attached.
+  ``AT+CIPDNS=0,"x"`` is ERROR (the IPs are "valid only when <enable> is 1").
+- AT+PING prints whole milliseconds rounded up, at least 1 (a success never reads 0);
+  every failure (name, timeout, ICMP not permitted here) is ``+PING:TIMEOUT`` + ERROR.
+- The SNTP settings are volatile: the spec names AT+SYSSTORE for AT+CIPDNS but not for
+  AT+CIPSNTPCFG / AT+CIPSNTPINTV.
+- The module's clock starts at the epoch when it boots and runs with engine time; before
+  the first sync AT+CIPSNTPTIME? prints 1970 in the configured zone (as ``localtime`` on
+  the real module does).  A failed sync is retried after 15 s (the shortest interval).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+from dataclasses import dataclass
+
+from ..core import render
+from ..core.engine import BOOT_HOOKS, Engine
+from ..core.errors import CommandError, ErrCode
+from ..core.params import Args, Int, Str
+from ..core.registry import Command, Task, register
+from ..core.service_actions import Ping, Resolve, SntpSync, SntpTime, effective_network
+from ..core.settings import declare
+from ..core.sntp_time import Timezone, format_asctime, parse_timezone
+from .wifi import CIPV6
+
+log = logging.getLogger("w800at.services")
+
+#: None = automatic (the host's resolvers); a list = AT+CIPDNS=1 manual servers
+CIPDNS = declare("cipdns", None)
+SNTPCFG = declare("sntp_cfg", lambda p: {"enable": 0, "tz": 0, "servers": list(p.sntp_defaults)},
+                  "never")
+SNTPINTV = declare("sntp_intv", 3600, "never")
+
+#: the spec's longest domain name (AT+CIPDOMAIN, and the "remote host" of CIPSTART/PING)
+MAX_DOMAIN = 64
+#: AT+CIPDNS shows (and takes) at most this many servers (spec: DNS IP1, DNS IP2)
+MAX_DNS = 2
+#: seconds before a failed SNTP sync is tried again (the shortest AT+CIPSNTPINTV)
+SNTP_RETRY = 15.0
+_SNTP_TIMER = "sntp-sync"
+
+
+@dataclass
+class ServiceState:
+    """Per-module state of this feature (``m.parts["services"]``)."""
+
+    #: the host's DNS servers, filled in by the runtime (None: no runtime attached)
+    system_dns: list[str] | None = None
+    #: the module clock: Unix time ``clock_unix`` at engine time ``clock_at``
+    clock_unix: float = 0.0
+    clock_at: float = 0.0
+    #: bumped by every AT+CIPSNTPCFG and reboot: older sync results are dropped
+    generation: int = 0
+
+    def unix_now(self, now: float) -> float:
+        return self.clock_unix + (now - self.clock_at)
+
+
+def state(m: Engine) -> ServiceState:
+    st = m.parts.get("services")
+    if not isinstance(st, ServiceState):
+        st = ServiceState(clock_at=m.now)
+        m.parts["services"] = st
+    return st
+
+
+def ipv6_on(m: Engine) -> bool:
+    return bool(m.settings.int(CIPV6))
+
+
+def manual_dns(m: Engine) -> list[str] | None:
+    """The AT+CIPDNS=1 servers, or None when the host's resolvers are used."""
+    servers = m.settings.get(CIPDNS)
+    return list(servers) if servers is not None else None
+
+
+def _is_v6_literal(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
+
+
+# --- AT+CIPDOMAIN ---------------------------------------------------------------------
+
+
+def _cipdomain_s(m: Engine, a: Args) -> Task:
+    name = a.str("domain")
+    if not name:
+        raise CommandError(ErrCode.PARAM_INVALID, "empty domain name")
+    net = effective_network(a.int("network"), ipv6_on(m))
+    if net is None:
+        raise CommandError(ErrCode.EXEC_FAILED, "IPv6 only, but AT+CIPV6=0")
+    result = yield Resolve(name, net)
+    if not isinstance(result, str):
+        raise CommandError(ErrCode.EXEC_FAILED, f"cannot resolve {name!r}: {result}")
+    m.emit(render.info("+CIPDOMAIN", render.q(result)))
+    return None
+
+
+# --- AT+CIPDNS ------------------------------------------------------------------------
+
+
+def _cipdns_q(m: Engine) -> None:
+    servers = manual_dns(m)
+    if servers is None:
+        system = state(m).system_dns
+        shown = list(m.profile.dns_defaults) if system is None else system
+        enable = 0
+    else:
+        shown, enable = servers, 1
+    m.emit(render.info("+CIPDNS", enable, *(render.q(s) for s in shown[:MAX_DNS])))
+
+
+def _dns_ip(text: str) -> str:
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        raise CommandError(ErrCode.PARAM_INVALID, f"DNS server {text!r} is not an IP") from None
+    if ip.is_unspecified or ip.is_multicast or "%" in text:
+        raise CommandError(ErrCode.PARAM_INVALID, f"DNS server {text!r} cannot be used")
+    return str(ip)
+
+
+def _cipdns_s(m: Engine, a: Args) -> None:
+    given = [a.str(k) for k in ("dns1", "dns2") if a.given(k)]
+    if not a.int("enable"):
+        if given:
+            raise CommandError(ErrCode.PARAM_COUNT, "DNS IPs are only valid with enable=1")
+        m.settings.set(CIPDNS, None)
+        return
+    servers = [_dns_ip(s) for s in given] or list(m.profile.dns_defaults)
+    if len(set(servers)) != len(servers):
+        raise CommandError(ErrCode.PARAM_INVALID, "the same DNS server twice")
+    m.settings.set(CIPDNS, servers)
+
+
+# --- AT+PING --------------------------------------------------------------------------
+
+
+def _ping_s(m: Engine, a: Args) -> Task:
+    host = a.str("host")
+    result: object = None
+    if not host:
+        result = "empty host"
+    elif _is_v6_literal(host) and not ipv6_on(m):
+        result = "IPv6 address, but AT+CIPV6=0"
+    else:
+        result = yield Ping(host)
+    if isinstance(result, float | int) and not isinstance(result, bool):
+        m.emit(render.info("+PING", max(1, math.ceil(result))))
+        return None
+    log.info("ping %r failed: %s", host, result)
+    m.emit(render.info("+PING", "TIMEOUT"))
+    raise CommandError(ErrCode.EXEC_FAILED, f"ping {host!r}: {result}")
+
+
+# --- SNTP -----------------------------------------------------------------------------
+
+
+def _timezone(m: Engine) -> Timezone:
+    return parse_timezone(str(m.settings.get(SNTPCFG)["tz"]))
+
+
+def _schedule(m: Engine, delay: float) -> None:
+    m.set_timer(_SNTP_TIMER, m.now + delay, lambda: _start_sync(m))
+
+
+def _start_sync(m: Engine) -> None:
+    """Ask the servers now (background, never busy); the result schedules the next."""
+    cfg = m.settings.get(SNTPCFG)
+    if not cfg["enable"]:
+        return
+    if not m.station.has_ip:
+        _schedule(m, SNTP_RETRY)
+        return
+    st = state(m)
+    m.spawn(_sync(m, st, st.generation, tuple(cfg["servers"])), "sntp sync")
+
+
+def _sync(m: Engine, st: ServiceState, generation: int, servers: tuple[str, ...]) -> Task:
+    result = yield SntpSync(servers)
+    if generation != st.generation:
+        return None  # reconfigured or rebooted meanwhile
+    if isinstance(result, SntpTime):
+        st.clock_unix, st.clock_at = result.unix, m.now
+        log.info("SNTP time from %s", result.server)
+        _schedule(m, m.settings.int(SNTPINTV))
+    else:
+        log.info("SNTP sync failed (%s); retrying in %g s", result, SNTP_RETRY)
+        _schedule(m, SNTP_RETRY)
+    return None
+
+
+def _sntpcfg_q(m: Engine) -> None:
+    cfg = m.settings.get(SNTPCFG)
+    m.emit(render.info("+CIPSNTPCFG", cfg["enable"], _timezone(m).query_value,
+                       *(render.q(s) for s in cfg["servers"])))
+
+
+def _sntpcfg_s(m: Engine, a: Args) -> None:
+    try:
+        tz = parse_timezone(str(a.int("timezone")))
+    except ValueError as exc:
+        raise CommandError(ErrCode.PARAM_INVALID, str(exc)) from None
+    servers = [a.str(k) for k in ("server1", "server2", "server3") if a.given(k)]
+    enable = a.int("enable")
+    m.settings.set(SNTPCFG, {"enable": enable, "tz": tz.value,
+                             "servers": servers or list(m.profile.sntp_defaults)})
+    st = state(m)
+    st.generation += 1
+    m.cancel_timer(_SNTP_TIMER)
+    if enable:
+        _start_sync(m)
+
+
+def _sntptime_q(m: Engine) -> None:
+    unix = state(m).unix_now(m.now)
+    m.emit(render.info("+CIPSNTPTIME", format_asctime(unix, _timezone(m))))
+
+
+def _sntpintv_q(m: Engine) -> None:
+    m.emit(render.info("+CIPSNTPINTV", m.settings.int(SNTPINTV)))
+
+
+def _sntpintv_s(m: Engine, a: Args) -> None:
+    interval = a.int("interval")
+    m.settings.set(SNTPINTV, interval)
+    if m.has_timer(_SNTP_TIMER):  # waiting for the next sync: count the new interval now
+        _schedule(m, interval)
+
+
+def _boot(m: Engine) -> None:
+    """The clock restarts at the epoch; results of syncs begun before are dropped."""
+    st = state(m)
+    st.clock_unix, st.clock_at = 0.0, m.now
+    st.generation += 1
+
+
+BOOT_HOOKS.append(_boot)
+
+register(Command("+CIPDOMAIN", set=_cipdomain_s, needs_ip=True,
+                 params=(Str("domain", MAX_DOMAIN), Int("network", default=1, allowed=(1, 2, 3))),
+                 summary="resolve a domain name: 1 prefer IPv4, 2 IPv4 only, 3 IPv6 only"))
+register(Command("+CIPDNS", query=_cipdns_q, set=_cipdns_s,
+                 params=(Int("enable", 0, 1), Str("dns1", optional=True),
+                         Str("dns2", optional=True)),
+                 summary="DNS servers: 0 automatic, 1 manual"))
+register(Command("+PING", set=_ping_s, needs_ip=True, params=(Str("host", MAX_DOMAIN),),
+                 summary="ping a host (ICMP echo)"))
+register(Command("+CIPSNTPCFG", query=_sntpcfg_q, set=_sntpcfg_s,
+                 params=(Int("enable", 0, 1), Int("timezone", -1259, 1459),
+                         Str("server1", MAX_DOMAIN, optional=True),
+                         Str("server2", MAX_DOMAIN, optional=True),
+                         Str("server3", MAX_DOMAIN, optional=True)),
+                 summary="time zone and SNTP servers"))
+register(Command("+CIPSNTPTIME", query=_sntptime_q, summary="the SNTP time (asctime)"))
+register(Command("+CIPSNTPINTV", query=_sntpintv_q, set=_sntpintv_s,
+                 params=(Int("interval", 15, 4294967),),
+                 summary="SNTP re-sync interval in seconds"))

@@ -1,0 +1,183 @@
+"""AT+CIPDOMAIN and AT+CIPDNS on the engine alone (manual clock, byte-exact)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness import Harness, both
+from w800at.commands.services import state
+from w800at.core.actions import SaveSettings
+from w800at.core.service_actions import Resolve
+from w800at.profiles import ESP_AT
+from w800at.runtime.resolver import ResolveError
+
+OK = b"\r\nOK\r\n"
+ERROR = b"\r\nERROR\r\n"
+
+
+def joined(**kw: object) -> Harness:
+    h = Harness(**kw)  # type: ignore[arg-type]
+    h.join()
+    h.take()
+    return h
+
+
+# --- AT+CIPDOMAIN ---------------------------------------------------------------------
+
+
+def test_cipdomain_needs_wifi() -> None:
+    h = Harness()
+    assert h.send(b'AT+CIPDOMAIN="a.test"\r\n') == b'AT+CIPDOMAIN="a.test"\r\n' + ERROR
+    assert h.take() == []
+    h.check()
+
+
+@pytest.mark.parametrize(("arg", "network"), [("", 1), (",1", 1), (",2", 2), (",3", 3)])
+def test_cipdomain_resolves_as_a_task(arg: str, network: int) -> None:
+    def scenario(h: Harness, bytewise: bool) -> bytes:
+        h.join()
+        h.take()
+        line = f'AT+CIPDOMAIN="host.test"{arg}\r\n'.encode()
+        out = h.send(line, bytewise=bytewise)
+        assert out == line
+        (act,) = h.take(Resolve)
+        assert isinstance(act, Resolve)
+        assert (act.name, act.network) == ("host.test", network)
+        # the module is busy until the answer comes
+        out += h.send(b"AT\r\n", bytewise=bytewise)
+        answer = "2001:db8::1" if network == 3 else "192.0.2.1"
+        return out + h.complete(act, answer)
+
+    out = both(scenario)
+    ip = "2001:db8::1" if network == 3 else "192.0.2.1"
+    assert out == (f'AT+CIPDOMAIN="host.test"{arg}\r\n'.encode() + b"\r\nbusy p...\r\n"
+                   + f'+CIPDOMAIN:"{ip}"\r\n'.encode() + OK)
+
+
+def test_cipdomain_failure_is_error_and_module_keeps_serving() -> None:
+    h = joined()
+    h.send(b'AT+CIPDOMAIN="nx.test"\r\n')
+    (act,) = h.take(Resolve)
+    assert h.complete(act, ResolveError("NXDOMAIN")) == ERROR
+    assert h.send(b"AT\r\n") == b"AT\r\n" + OK
+    h.check()
+
+
+def test_cipdomain_ipv6_needs_cipv6() -> None:
+    h = joined()
+    assert h.send(b"AT+CIPV6=0\r\n") == b"AT+CIPV6=0\r\n" + OK
+    assert h.send(b'AT+CIPDOMAIN="a.test",3\r\n') == b'AT+CIPDOMAIN="a.test",3\r\n' + ERROR
+    assert h.take(Resolve) == []
+    # "prefer IPv4" can only give IPv4 now
+    h.send(b'AT+CIPDOMAIN="a.test"\r\n')
+    (act,) = h.take(Resolve)
+    assert isinstance(act, Resolve) and act.network == 2
+    h.check()
+
+
+def test_cipdomain_name_length_limit_is_64() -> None:
+    h = joined()
+    h.send(f'AT+CIPDOMAIN="{"a" * 64}"\r\n'.encode())
+    (act,) = h.take(Resolve)
+    assert isinstance(act, Resolve) and act.name == "a" * 64
+    h2 = joined()
+    line = f'AT+CIPDOMAIN="{"a" * 65}"\r\n'.encode()
+    assert h2.send(line) == line + ERROR
+    assert h2.take(Resolve) == []
+    h2.check()
+
+
+@pytest.mark.parametrize("line", [b'AT+CIPDOMAIN="a.test",0\r\n', b'AT+CIPDOMAIN="a.test",4\r\n',
+                                  b'AT+CIPDOMAIN=""\r\n', b"AT+CIPDOMAIN=a.test\r\n",
+                                  b'AT+CIPDOMAIN="a.test",1,2\r\n', b"AT+CIPDOMAIN\r\n"])
+def test_cipdomain_bad_parameters(line: bytes) -> None:
+    h = joined()
+    assert h.send(line) == line + ERROR
+    assert h.take(Resolve) == []
+    h.check()
+
+
+# --- AT+CIPDNS ------------------------------------------------------------------------
+
+
+def test_cipdns_default_query_without_runtime_shows_spec_defaults() -> None:
+    h = Harness()
+    assert h.send(b"AT+CIPDNS?\r\n") == (b'AT+CIPDNS?\r\n+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n'
+                                         + OK)
+    h.check()
+
+
+def test_cipdns_automatic_shows_what_the_host_uses() -> None:
+    h = Harness()
+    state(h.engine).system_dns = ["127.0.0.53"]
+    assert h.send(b"AT+CIPDNS?\r\n") == b'AT+CIPDNS?\r\n+CIPDNS:0,"127.0.0.53"\r\n' + OK
+    state(h.engine).system_dns = []
+    assert h.send(b"AT+CIPDNS?\r\n") == b"AT+CIPDNS?\r\n+CIPDNS:0\r\n" + OK
+
+
+@pytest.mark.parametrize(("line", "shown"), [
+    (b"AT+CIPDNS=1", b'1,"208.67.222.222","8.8.8.8"'),
+    (b'AT+CIPDNS=1,"127.0.0.2"', b'1,"127.0.0.2"'),
+    (b'AT+CIPDNS=1,"208.67.222.222","8.8.8.8"', b'1,"208.67.222.222","8.8.8.8"'),
+    (b'AT+CIPDNS=1,"240C::6666","2001:4860:4860::8888"', b'1,"240c::6666","2001:4860:4860::8888"'),
+    (b'AT+CIPDNS=1,"127.0.0.2","::1"', b'1,"127.0.0.2","::1"'),
+    (b'AT+CIPDNS=1,,"127.0.0.3"', b'1,"127.0.0.3"'),
+])
+def test_cipdns_manual(line: bytes, shown: bytes) -> None:
+    h = Harness()
+    assert h.send(line + b"\r\n") == line + b"\r\n" + OK
+    assert h.send(b"AT+CIPDNS?\r\n") == b"AT+CIPDNS?\r\n+CIPDNS:" + shown + b"\r\n" + OK
+    assert h.send(b"AT+CIPDNS=0\r\n") == b"AT+CIPDNS=0\r\n" + OK
+    assert h.send(b"AT+CIPDNS?\r\n") == (b'AT+CIPDNS?\r\n+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n'
+                                         + OK)
+    h.check()
+
+
+@pytest.mark.parametrize("line", [
+    b'AT+CIPDNS=1,"8.8.8.8","8.8.8.8"',        # the same server twice
+    b'AT+CIPDNS=1,"::1","0:0::1"',             # the same, spelled differently
+    b'AT+CIPDNS=1,"8.8.8"',                    # not an IP
+    b'AT+CIPDNS=1,"dns.test"',
+    b'AT+CIPDNS=1,"0.0.0.0"',
+    b'AT+CIPDNS=1,"1.1.1.1","2.2.2.2","3.3.3.3"',  # W800: two servers
+    b'AT+CIPDNS=0,"1.1.1.1"',                  # IPs are valid only with enable=1
+    b"AT+CIPDNS=2",
+    b"AT+CIPDNS=1,8.8.8.8",
+])
+def test_cipdns_bad_parameters_keep_the_setting(line: bytes) -> None:
+    h = Harness()
+    h.send(b'AT+CIPDNS=1,"127.0.0.2"\r\n')
+    assert h.send(line + b"\r\n") == line + b"\r\n" + ERROR
+    assert h.send(b"AT+CIPDNS?\r\n") == b'AT+CIPDNS?\r\n+CIPDNS:1,"127.0.0.2"\r\n' + OK
+    h.check()
+
+
+def test_cipdns_is_saved_under_sysstore() -> None:
+    h = Harness()
+    h.take()
+    h.send(b'AT+CIPDNS=1,"127.0.0.2"\r\n')
+    saves = h.take(SaveSettings)
+    assert saves and isinstance(saves[-1], SaveSettings)
+    snapshot = saves[-1].snapshot
+    assert snapshot["cipdns"] == ["127.0.0.2"]
+    h2 = Harness(saved=snapshot)
+    assert h2.send(b"AT+CIPDNS?\r\n") == b'AT+CIPDNS?\r\n+CIPDNS:1,"127.0.0.2"\r\n' + OK
+
+
+def test_cipdns_not_saved_with_sysstore_0() -> None:
+    h = Harness()
+    h.send(b"AT+SYSSTORE=0\r\n")
+    h.take()
+    h.send(b'AT+CIPDNS=1,"127.0.0.2"\r\n')
+    assert all("cipdns" not in a.snapshot for a in h.take(SaveSettings)
+               if isinstance(a, SaveSettings))
+    out = h.send(b"AT+RST\r\n") + h.advance(1.0)
+    assert out.endswith(b"ready\r\n")
+    assert h.send(b"AT+CIPDNS?\r\n") == (b'AT+CIPDNS?\r\n+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n'
+                                         + OK)
+
+
+def test_esp_at_profile_same_shape() -> None:
+    h = Harness(ESP_AT)
+    h.send(b'AT+CIPDNS=1,"127.0.0.2"\r\n')
+    assert h.send(b"AT+CIPDNS?\r\n") == b'AT+CIPDNS?\r\n+CIPDNS:1,"127.0.0.2"\r\n' + OK
