@@ -19,3 +19,7 @@ class ModuleOptions:
     sntp_port: int = 123
     #: seconds to wait for network operations (connect, DNS, ping, SNTP)
     net_timeout: float = 10.0
+    #: where the module's own server (AT+CIPSERVER) listens: "loopback" (default: only
+    #: this host can reach it), "station" (the station's address), "all" (every
+    #: interface), or an IP literal.  See w800at.runtime.server.
+    server_bind: str = "loopback"

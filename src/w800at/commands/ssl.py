@@ -1,0 +1,210 @@
+"""SSL client configuration per link: AT+CIPSSLCCONF, AT+CIPSSLCCN, AT+CIPSSLCSNI,
+AT+CIPSSLCALPN, AT+CIPSSLCPSK.
+
+Each command keeps one value per link ID (0 .. max_links-1).  In single-connection mode
+(AT+CIPMUX=0) the set form has no link ID and configures link 0 (the spec: "in single
+connection mode, this parameter value is 0"); in multi-connection mode the first
+parameter is the link ID, and ID ``max_links`` (5) means every link.  Queries print
+one line per link in both modes, as ESP-AT does.
+
+Only AT+CIPSSLCCONF is saved under AT+SYSSTORE=1 (the spec says so for it alone); the
+name, SNI, ALPN and PSK settings are volatile.  Certificate slots are not checked here
+(the engine does no I/O): a missing ``pki``/``ca`` slot fails the SSL connection.
+
+`tls_settings(engine, link_id)` is what the link table asks when it opens an SSL link.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from ..core import render
+from ..core.engine import Engine
+from ..core.errors import CommandError, ErrCode
+from ..core.links import links_of, set_tls_provider
+from ..core.net_actions import TlsSettings
+from ..core.params import Args, Int, Param, Signature, Str
+from ..core.registry import Command, register
+from ..core.settings import declare
+from ..profiles import Profile
+
+
+def _per_link(blank: Any) -> Callable[[Profile], list[Any]]:
+    """A default: one copy of ``blank`` per link ID of the profile."""
+    return lambda p: [copy.deepcopy(blank) for _ in range(p.max_links)]
+
+
+#: [auth_mode, pki_number, ca_number] per link
+SSL_CONF = declare("cipsslcconf", _per_link([0, 0, 0]), "sysstore")
+SSL_CN = declare("cipsslccn", _per_link(""), "never")
+SSL_SNI = declare("cipsslcsni", _per_link(""), "never")
+#: ALPN protocol names per link
+SSL_ALPN = declare("cipsslcalpn", _per_link([]), "never")
+#: [psk, hint] per link
+SSL_PSK = declare("cipsslcpsk", _per_link(["", ""]), "never")
+
+#: AT+CIPSSLCCN / AT+CIPSSLCSNI: "The maximum length ... is 64 bytes."
+NAME_MAX = 64
+#: AT+CIPSSLCPSK: "<psk> ... maximum length: 32", "<hint> ... maximum length: 32"
+PSK_MAX = 32
+#: AT+CIPSSLCALPN: "<counts> ... Range: [0,5]"
+ALPN_MAX = 5
+
+
+def _rows(m: Engine, name: str, blank: Any) -> list[Any]:
+    """The per-link list, padded/cut to this profile's link count (a saved value may
+    come from another dialect)."""
+    v = m.settings.get(name)
+    rows = list(v) if isinstance(v, list) else []
+    n = m.profile.max_links
+    rows = rows[:n]
+    while len(rows) < n:
+        rows.append(blank() if callable(blank) else blank)
+    return rows
+
+
+def multi(m: Engine) -> bool:
+    """AT+CIPMUX=1?  (The link table owns CIPMUX.)"""
+    return links_of(m).multi
+
+
+def _link_param(m: Engine) -> tuple[Param, ...]:
+    if not multi(m):
+        return ()
+    # "0 ~ max ... if the parameter value is set to max, it means all connections"
+    return (Int("link", 0, m.profile.max_links),)
+
+
+def _targets(m: Engine, a: Args) -> range:
+    if not multi(m):
+        return range(0, 1)
+    link = a.int("link")
+    n = m.profile.max_links
+    return range(0, n) if link == n else range(link, link + 1)
+
+
+def _update(m: Engine, a: Args, name: str, blank: Any, value: Any) -> None:
+    rows = _rows(m, name, blank)
+    for i in _targets(m, a):
+        rows[i] = value
+    m.settings.set(name, rows)
+
+
+# --- AT+CIPSSLCCONF
+
+
+def _conf_params(m: Engine) -> Signature:
+    return (
+        *_link_param(m),
+        # "<auth_mode>: 0 .. 3"
+        Int("auth", 0, 3),
+        # "<pki_number>: The index of the certificate and private key" (0 with one)
+        Int("pki", 0, optional=True, default=0),
+        # "<ca_number>: The index of CA, if there is only one CA, should be 0."
+        Int("ca", 0, optional=True, default=0),
+    )
+
+
+def _conf_q(m: Engine) -> None:
+    rows = _rows(m, SSL_CONF, lambda: [0, 0, 0])
+    m.emit(b"".join(render.info("+CIPSSLCCONF", i, *r) for i, r in enumerate(rows)))
+
+
+def _conf_s(m: Engine, a: Args) -> None:
+    _update(m, a, SSL_CONF, lambda: [0, 0, 0], [a.int("auth"), a.int("pki"), a.int("ca")])
+
+
+# --- AT+CIPSSLCCN / AT+CIPSSLCSNI
+
+
+def _name_cmd(label: str, setting: str) -> Command:
+    def params(m: Engine) -> Signature:
+        return (*_link_param(m), Str("name", NAME_MAX))
+
+    def query(m: Engine) -> None:
+        rows = _rows(m, setting, "")
+        m.emit(b"".join(render.info(label, i, render.q(r)) for i, r in enumerate(rows)))
+
+    def set_(m: Engine, a: Args) -> None:
+        _update(m, a, setting, "", a.str("name"))
+
+    return Command(label, query=query, set=set_, params=params)
+
+
+# --- AT+CIPSSLCALPN
+
+
+def _alpn_params(m: Engine) -> Signature:
+    names = tuple(Str(f"alpn{i}", optional=True) for i in range(ALPN_MAX))
+    return (*_link_param(m), Int("counts", 0, ALPN_MAX), *names)
+
+
+def _alpn_q(m: Engine) -> None:
+    rows = _rows(m, SSL_ALPN, list)
+    m.emit(b"".join(
+        render.info("+CIPSSLCALPN", i, *(render.q(p) for p in r)) for i, r in enumerate(rows)
+    ))
+
+
+def _alpn_s(m: Engine, a: Args) -> None:
+    count = a.int("counts")
+    given = [a.given(f"alpn{i}") for i in range(ALPN_MAX)]
+    if given != [i < count for i in range(ALPN_MAX)]:
+        raise CommandError(ErrCode.PARAM_COUNT, f"<counts>={count} but other ALPN strings given")
+    names = [a.str(f"alpn{i}") for i in range(count)]
+    if any(not n for n in names):
+        raise CommandError(ErrCode.PARAM_INVALID, "an ALPN protocol name cannot be empty")
+    _update(m, a, SSL_ALPN, list, names)
+
+
+# --- AT+CIPSSLCPSK
+
+
+def _psk_params(m: Engine) -> Signature:
+    return (*_link_param(m), Str("psk", PSK_MAX), Str("hint", PSK_MAX))
+
+
+def _psk_q(m: Engine) -> None:
+    rows = _rows(m, SSL_PSK, lambda: ["", ""])
+    m.emit(b"".join(
+        render.info("+CIPSSLCPSK", i, render.q(r[0]), render.q(r[1])) for i, r in enumerate(rows)
+    ))
+
+
+def _psk_s(m: Engine, a: Args) -> None:
+    _update(m, a, SSL_PSK, lambda: ["", ""], [a.str("psk"), a.str("hint")])
+
+
+# --- what the links use
+
+
+def tls_settings(m: Engine, link_id: int) -> TlsSettings:
+    """The TLS configuration of link ``link_id`` (the single connection is link 0)."""
+    i = link_id
+    if not 0 <= i < m.profile.max_links:
+        return TlsSettings()
+    auth, pki, ca = _rows(m, SSL_CONF, lambda: [0, 0, 0])[i]
+    psk, hint = _rows(m, SSL_PSK, lambda: ["", ""])[i]
+    return TlsSettings(
+        auth_mode=int(auth),
+        pki_number=int(pki),
+        ca_number=int(ca),
+        common_name=str(_rows(m, SSL_CN, "")[i]),
+        sni=str(_rows(m, SSL_SNI, "")[i]),
+        alpn=tuple(str(p) for p in _rows(m, SSL_ALPN, list)[i]),
+        psk=str(psk),
+        hint=str(hint),
+    )
+
+
+register(Command("+CIPSSLCCONF", query=_conf_q, set=_conf_s, params=_conf_params,
+                 summary="SSL client authentication mode and certificate slots per link"))
+register(_name_cmd("+CIPSSLCCN", SSL_CN))
+register(_name_cmd("+CIPSSLCSNI", SSL_SNI))
+register(Command("+CIPSSLCALPN", query=_alpn_q, set=_alpn_s, params=_alpn_params,
+                 summary="SSL client ALPN protocols per link"))
+register(Command("+CIPSSLCPSK", query=_psk_q, set=_psk_s, params=_psk_params,
+                 summary="SSL client pre-shared key and identity per link"))
+set_tls_provider(tls_settings)
