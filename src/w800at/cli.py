@@ -83,10 +83,15 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"w800at: {exc}", file=sys.stderr)
         return 2
-    profile = get_profile(args.profile or config.profile or "w800")
+    try:
+        profile = get_profile(args.profile or config.profile or "w800")
+        channel = _channel_from(args)  # bad HOST:PORT is a usage error, not a crash
+    except ValueError as exc:
+        print(f"w800at: {exc}", file=sys.stderr)
+        return 2
     store = Store(args.store or default_store_dir())
     try:
-        asyncio.run(_serve(args, config, profile, store))
+        asyncio.run(_serve(args, channel, config, profile, store))
     except KeyboardInterrupt:  # pragma: no cover - signal handler normally wins
         pass
     except OSError as exc:
@@ -109,10 +114,9 @@ def _channel_from(args: argparse.Namespace) -> Channel:
     return open_channel("pty", args.pty or "./w800.tty")
 
 
-async def _serve(args: argparse.Namespace, config: Config, profile: Profile,
-                 store: Store) -> None:
+async def _serve(args: argparse.Namespace, channel: Channel, config: Config,
+                 profile: Profile, store: Store) -> None:
     from .app import run_module
 
-    channel = _channel_from(args)
     await run_module(channel, profile, config, store, lenient_eol=args.lenient_eol,
                      trace=args.trace, verbose=args.verbose > 0)

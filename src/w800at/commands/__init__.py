@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-_MODULES = ("basic", "wifi")
+_MODULES = ("basic", "wifi", "services", "server", "ssl", "connect", "send", "receive")
 
 
 def load_all() -> None:

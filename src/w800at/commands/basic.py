@@ -39,10 +39,12 @@ def _gmr(m: Engine) -> None:
 
 def _cmd_query(m: Engine) -> None:
     rows = []
-    for i, cmd in enumerate(sorted(COMMANDS.values(), key=lambda c: c.name)):
-        if cmd.name in m.profile.unsupported:
-            continue
-        flags = [int(h is not None) for h in (cmd.test, cmd.query, cmd.set, cmd.execute)]
+    listed = [c for c in sorted(COMMANDS.values(), key=lambda c: c.name)
+              if c.name not in m.profile.unsupported]
+    for i, cmd in enumerate(listed):  # consecutive indexes: unsupported ones are not there
+        # "=?" answers OK for every command with a set form (the engine's rule)
+        test = cmd.test or cmd.set
+        flags = [int(h is not None) for h in (test, cmd.query, cmd.set, cmd.execute)]
         rows.append(render.info("+CMD", i, render.q("AT" + cmd.name), *flags))
     m.emit(b"".join(rows))
 

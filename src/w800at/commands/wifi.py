@@ -19,7 +19,7 @@ from ..core.errors import CommandError, ErrCode
 from ..core.params import Args, Int, Str
 from ..core.registry import Command, Final, Task, register
 from ..core.settings import declare
-from ..core.state import AccessPoint, StationAddresses, WifiState
+from ..core.state import AccessPoint, Station, StationAddresses, WifiState
 
 CWMODE = declare("cwmode", 1)
 AUTOCONN = declare("cwautoconn", 1, "always")
@@ -67,14 +67,26 @@ def _drop_station(m: Engine) -> None:
     if m.station.state != WifiState.NOT_STARTED:
         m.station.state = WifiState.DISCONNECTED
     m.station.addr = None
+    m.station.attempt += 1  # a join in flight (auto-join) is cancelled
 
 
-def join(m: Engine, ssid: str, password: str, bssid: str | None) -> Task:
-    """Associate, then DHCP.  Returns None on success or a failure code (as Final)."""
+def _cancelled(m: Engine, station: Station, attempt: int) -> bool:
+    """A later join, AT+CWQAP, AT+CWMODE=0/2 or a reboot overtook this join."""
+    return m.station is not station or station.attempt != attempt
+
+
+def join(m: Engine, ssid: str, password: str, bssid: str | None, *,
+         report: bool = True) -> Task:
+    """Associate, then DHCP.  Returns None on success or FAIL; ``report``: print the
+    ``+CWJAP:<code>`` line of a failure (AT+CWJAP does; the boot-time auto-join does not,
+    there is no command for such a line to answer)."""
     _drop_station(m)
+    station, attempt = m.station, m.station.attempt
     m.station.state = WifiState.CONNECTING
     m.station.ap = None
     yield Sleep(m.profile.join_time)
+    if _cancelled(m, station, attempt):
+        return Final.FAIL
     ap = find_ap(m, ssid)
     code: int | None = None
     if ap is None or (bssid and bssid.lower() != ap.bssid.lower()):
@@ -85,19 +97,23 @@ def join(m: Engine, ssid: str, password: str, bssid: str | None) -> Task:
         code = JAP_WRONG_PASSWORD
     if code is not None or ap is None:
         m.station.state = WifiState.DISCONNECTED
-        m.emit(render.info("+CWJAP", code))
+        if report:
+            m.emit(render.info("+CWJAP", code))
         return Final.FAIL
     m.station.state = WifiState.CONNECTED_NO_IP
     m.station.ap = ap
     m.emit(render.WIFI_CONNECTED)
     yield Sleep(m.profile.dhcp_time)
-    if m.station.ap is not ap:  # left meanwhile
+    if _cancelled(m, station, attempt):  # left meanwhile
         return Final.FAIL
     addr = addresses(m)
+    has_v6 = bool(m.settings.int(CIPV6) and ap.ipv6)
+    if not has_v6:  # no IPv6 from this AP: AT+CIPSTA?/AT+CIFSR must not show any
+        addr = replace(addr, ip6_ll=None, ip6_gl=None)
     m.station.addr = addr
     m.station.state = WifiState.GOT_IP
     m.emit(render.WIFI_GOT_IP)
-    if m.settings.int(CIPV6) and ap.ipv6:
+    if has_v6:
         if addr.ip6_ll:
             m.emit(render.WIFI_GOT_IP6_LL)
         if addr.ip6_gl:
@@ -309,7 +325,8 @@ def _autojoin(m: Engine) -> None:
     saved = m.settings.get(JOIN)
     if not (m.settings.int(AUTOCONN) and saved and station_mode(m)):
         return
-    m.spawn(join(m, saved["ssid"], saved["password"], saved["bssid"] or None), "auto-join")
+    m.spawn(join(m, saved["ssid"], saved["password"], saved["bssid"] or None, report=False),
+            "auto-join")
 
 
 BOOT_HOOKS.append(_autojoin)

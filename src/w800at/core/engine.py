@@ -111,6 +111,8 @@ class Engine:
         self._timers: dict[object, tuple[float, Callable[[], None]]] = {}
         self._line = bytearray()
         self._line_over = False
+        self._line_tail = b""
+        self._lf_pending = False
         self._busy_partial = False
         self._foreground: _Running | None = None
         self._waiting: dict[int, _Running] = {}
@@ -237,6 +239,7 @@ class Engine:
         self.mode = Mode.BOOTING
         self._line.clear()
         self._line_over = False
+        self._lf_pending = False
         self._busy_partial = False
         self._payload = None
         self._data_sink = None
@@ -267,16 +270,26 @@ class Engine:
     # --- command lines
 
     def _feed_lines(self, data: bytes, pos: int) -> int:
+        if self._lf_pending:  # lenient: CR ended the last chunk; this LF belongs to it
+            self._lf_pending = False
+            if data[pos] == 10 and not self._line:
+                return pos + 1
         i = _find_eol_lenient(data, pos) if self.lenient_eol else data.find(b"\n", pos)
         if i < 0:
             self._keep(data, pos, len(data))
             return len(data)
         end = i + 1
-        if self.lenient_eol and data[i] == 13 and end < len(data) and data[end] == 10:
-            end += 1
+        if self.lenient_eol and data[i] == 13:
+            if end < len(data) and data[end] == 10:
+                end += 1
+            elif end == len(data):
+                self._lf_pending = True
         self._keep(data, pos, end)
         raw = bytes(self._line)
         over = self._line_over
+        if over:  # keep a byte more than allowed (so it is too long) and the terminator
+            tail = self._line_tail
+            raw = raw[: MAX_LINE + 1] + (tail if tail == b"\r\n" else tail[-1:])
         self._line.clear()
         self._line_over = False
         if self._foreground is not None:
@@ -288,8 +301,12 @@ class Engine:
     def _keep(self, data: bytes, start: int, end: int) -> None:
         room = _LINE_KEEP - len(self._line)
         if end - start > room:
+            if not self._line_over:  # the terminator may already be in _line
+                self._line_over = True
+                self._line_tail = bytes(self._line[-2:])
             self._line += data[start : start + max(room, 0)]
-            self._line_over = True
+            # the last two bytes of an over-long line: its terminator, for echo/ERROR
+            self._line_tail = (self._line_tail + data[max(start, end - 2) : end])[-2:]
         else:
             self._line += data[start:end]
 
@@ -386,6 +403,7 @@ class Engine:
             self._task_done(task)
             if task.foreground:
                 self._finish(stop.value)
+            self._answer_leftover()
             return
         except CommandError as exc:
             self._task_done(task)
@@ -394,12 +412,14 @@ class Engine:
                 self._error(exc)
             else:
                 log.info("background task %s failed: %s", task.label, exc.why)
+            self._answer_leftover()
             return
         except Exception as exc:
             self._task_done(task)
             self._bug(f"task {task.label!r}", exc)
             if task.foreground:
                 self._error(CommandError(ErrCode.COMMON, "internal error"))
+            self._answer_leftover()
             return
         self._wait(task, wait)
 
@@ -430,7 +450,12 @@ class Engine:
             if self._line:  # bytes that arrived while busy, with no terminator yet
                 self._line.clear()
                 self._line_over = False
-                self.emit(render.BUSY)
+                self._busy_partial = True  # answered after the command's final result
+
+    def _answer_leftover(self) -> None:
+        if self._busy_partial:
+            self._busy_partial = False
+            self.emit(render.BUSY)
 
     def _payload_done(self, task: _Running, data: bytes) -> None:
         self._payload = None

@@ -48,6 +48,8 @@ class Station:
     state: WifiState = WifiState.NOT_STARTED
     ap: AccessPoint | None = None
     addr: StationAddresses | None = None
+    #: bumped by every join and every drop: a join whose number is stale was cancelled
+    attempt: int = 0
 
     @property
     def has_ip(self) -> bool:

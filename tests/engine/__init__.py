@@ -1,0 +1,1 @@
+"""Engine tests: the AT core driven by the manual-clock harness (no I/O)."""

@@ -1,0 +1,291 @@
+"""The simulated Wi-Fi station: join/fail/quit messages, scans, state, addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.harness import LAB_ADDRESSES, Harness, both
+from w800at.core.actions import SaveSettings
+from w800at.core.options import ModuleOptions
+from w800at.core.state import AccessPoint
+from w800at.profiles import ESP_AT, W800
+
+OK = b"\r\nOK\r\n"
+ERROR = b"\r\nERROR\r\n"
+FAIL = b"\r\nFAIL\r\n"
+READY = b"\r\nready\r\n"
+JOINED = b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
+JOIN_TIME = W800.join_time + W800.dhcp_time + 0.001
+
+APS = [
+    AccessPoint("lab", password="secret", bssid="02:00:00:00:00:aa", channel=11, rssi=-40),
+    AccessPoint("open", ecn=0, rssi=-70, bssid="02:00:00:00:00:bb", channel=1),
+    AccessPoint("timeout", fail=1, bssid="02:00:00:00:00:cc"),
+    AccessPoint("v4only", ipv6=False, bssid="02:00:00:00:00:dd"),
+]
+LAB = ModuleOptions(access_points=APS, addresses=LAB_ADDRESSES)
+
+
+def quiet(profile: Any = W800, *, options: ModuleOptions | None = LAB, **kw: Any) -> Harness:
+    h = Harness(profile, options=options, **kw)
+    assert h.send(b"ATE0\r\nAT+SYSLOG=1\r\n") == b"ATE0\r\n" + OK + OK
+    h.take()
+    return h
+
+
+def jap(h: Harness, line: bytes) -> bytes:
+    return h.send(line) + h.advance(JOIN_TIME)
+
+
+def test_join_success_messages_whole_and_bytewise() -> None:
+    def scenario(h: Harness, bytewise: bool) -> bytes:
+        h.send(b"ATE0\r\n")
+        out = h.send(b'AT+CWJAP="lab","secret"\r\n', bytewise=bytewise)
+        assert out == b""
+        out += h.advance(W800.join_time)
+        assert out == b"WIFI CONNECTED\r\n"
+        return out + h.advance(W800.dhcp_time)
+
+    assert both(scenario, options=LAB) == JOINED + OK
+
+
+@pytest.mark.parametrize(("line", "code"), [
+    (b'AT+CWJAP="lab","wrong"\r\n', 2),
+    (b'AT+CWJAP="nowhere","secret"\r\n', 3),
+    (b'AT+CWJAP="timeout","x"\r\n', 1),
+    (b'AT+CWJAP="lab","secret","02:00:00:00:00:ff"\r\n', 3),  # BSSID does not match
+])
+def test_join_failures(line: bytes, code: int) -> None:
+    h = quiet()
+    assert jap(h, line) == b"+CWJAP:%d\r\n" % code + FAIL
+    assert h.send(b"AT+CWSTATE?\r\nAT+CWJAP?\r\n") == (
+        b'+CWSTATE:4,""\r\n' + OK + b"No AP\r\n" + OK)
+    h.check()
+
+
+def test_join_with_matching_bssid_and_no_ipv6() -> None:
+    h = quiet()
+    assert jap(h, b'AT+CWJAP="lab","secret","02:00:00:00:00:AA"\r\n') == JOINED + OK
+    assert jap(h, b'AT+CWJAP="v4only","x"\r\n') == (
+        b"WIFI DISCONNECT\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK)
+
+
+def test_failure_fault_injection_from_options() -> None:
+    opts = ModuleOptions(access_points=[AccessPoint("lab", fail=4)], addresses=LAB_ADDRESSES)
+    h = quiet(options=opts)
+    assert jap(h, b'AT+CWJAP="lab","whatever"\r\n') == b"+CWJAP:4\r\n" + FAIL
+
+
+def test_no_access_points_configured_means_any_join_works() -> None:
+    h = quiet(options=None)
+    assert jap(h, b'AT+CWJAP="anything","anypass"\r\n') == JOINED + OK
+    assert h.send(b"AT+CWJAP?\r\n") == (
+        b'+CWJAP:"anything","02:00:00:00:00:01",6,-45,0,1,3,0,1\r\n' + OK)
+
+
+def test_query_state_and_quit() -> None:
+    h = quiet()
+    assert h.send(b"AT+CWSTATE?\r\n") == b'+CWSTATE:0,""\r\n' + OK
+    assert h.send(b"AT+CWJAP?\r\n") == b"No AP\r\n" + OK
+    assert jap(h, b'AT+CWJAP="lab","secret"\r\n') == JOINED + OK
+    assert h.send(b"AT+CWJAP?\r\n") == (
+        b'+CWJAP:"lab","02:00:00:00:00:aa",11,-40,0,1,3,0,1\r\n' + OK)
+    assert h.send(b"AT+CWSTATE?\r\n") == b'+CWSTATE:2,"lab"\r\n' + OK
+    assert h.send(b"AT+CWQAP\r\n") == OK + b"WIFI DISCONNECT\r\n"
+    assert h.send(b"AT+CWSTATE?\r\n") == b'+CWSTATE:4,"lab"\r\n' + OK
+    assert h.send(b"AT+CWQAP\r\n") == OK  # already out: no message
+    h.check()
+
+
+def test_cwjap_query_idle_without_a_dialect_line() -> None:
+    from dataclasses import replace
+
+    h = quiet(replace(W800, cwjap_query_idle=None))
+    assert h.send(b"AT+CWJAP?\r\n") == b"ERR CODE:0x010c0000\r\n" + ERROR
+
+
+def test_join_again_disconnects_first() -> None:
+    h = quiet()
+    jap(h, b'AT+CWJAP="lab","secret"\r\n')
+    assert jap(h, b'AT+CWJAP="lab","wrong"\r\n') == b"WIFI DISCONNECT\r\n+CWJAP:2\r\n" + FAIL
+
+
+def test_cwjap_execute_rejoins_the_saved_ap() -> None:
+    h = quiet()
+    assert h.send(b"AT+CWJAP\r\n") == b"ERR CODE:0x010c0000\r\n" + ERROR  # nothing saved
+    jap(h, b'AT+CWJAP="lab","secret"\r\n')
+    h.send(b"AT+CWQAP\r\n")
+    assert jap(h, b"AT+CWJAP\r\n") == JOINED + OK
+
+
+def test_cwjap_parameter_errors() -> None:
+    h = quiet()
+    assert h.send(b'AT+CWJAP="lab"\r\n') == b"ERR CODE:0x01060000\r\n" + ERROR
+    assert h.send(b'AT+CWJAP="' + b"s" * 33 + b'","p"\r\n') == (
+        b"ERR CODE:0x01040000\r\n" + ERROR)
+    assert h.send(b'AT+CWJAP="lab","' + b"p" * 65 + b'"\r\n') == (
+        b"ERR CODE:0x01040000\r\n" + ERROR)
+    assert h.send(b"AT+CWJAP=lab,secret\r\n") == b"ERR CODE:0x01050000\r\n" + ERROR
+    # escapes inside strings: \" and \, and \\ are literal characters
+    assert jap(h, b'AT+CWJAP="lab","s\\ecret"\r\n') == JOINED + OK
+
+
+def test_cwmode() -> None:
+    h = quiet()
+    assert h.send(b"AT+CWMODE?\r\n") == b"+CWMODE:1\r\n" + OK
+    jap(h, b'AT+CWJAP="lab","secret"\r\n')
+    assert h.send(b"AT+CWMODE=2\r\n") == b"WIFI DISCONNECT\r\n" + OK
+    assert h.send(b"AT+CWMODE?\r\n") == b"+CWMODE:2\r\n" + OK
+    assert h.send(b'AT+CWJAP="lab","secret"\r\n') == b"ERR CODE:0x010c0000\r\n" + ERROR
+    assert h.send(b"AT+CWLAP\r\n") == b"ERR CODE:0x010c0000\r\n" + ERROR
+    assert h.send(b'AT+CWHOSTNAME="x"\r\n') == b"ERR CODE:0x010c0000\r\n" + ERROR
+    assert h.send(b"AT+CWMODE=3,0\r\nAT+CWMODE?\r\n") == OK + b"+CWMODE:3\r\n" + OK
+    assert h.send(b"AT+CWMODE=4\r\n") == b"ERR CODE:0x01070000\r\n" + ERROR
+
+
+def test_cwlap_lists_configured_aps() -> None:
+    h = quiet()
+    assert h.send(b"AT+CWLAP\r\n") == b""  # scanning takes a while
+    assert h.advance(W800.join_time) == (
+        b'+CWLAP:(3,"lab",-40,"02:00:00:00:00:aa",11)\r\n'
+        b'+CWLAP:(0,"open",-70,"02:00:00:00:00:bb",1)\r\n'
+        b'+CWLAP:(3,"timeout",-45,"02:00:00:00:00:cc",6)\r\n'
+        b'+CWLAP:(3,"v4only",-45,"02:00:00:00:00:dd",6)\r\n' + OK)
+    assert h.send(b'AT+CWLAP="open"\r\n') + h.advance(1) == (
+        b'+CWLAP:(0,"open",-70,"02:00:00:00:00:bb",1)\r\n' + OK)
+    assert h.send(b'AT+CWLAP="none"\r\n') + h.advance(1) == OK
+
+
+def test_cwlap_without_configured_aps_shows_the_joined_one() -> None:
+    h = quiet(options=None)
+    assert h.send(b"AT+CWLAP\r\n") + h.advance(1) == OK
+    jap(h, b'AT+CWJAP="x","y"\r\n')
+    assert h.send(b"AT+CWLAP\r\n") + h.advance(1) == (
+        b'+CWLAP:(3,"x",-45,"02:00:00:00:00:01",6)\r\n' + OK)
+
+
+def test_addresses_before_and_after_join() -> None:
+    h = quiet()
+    assert h.send(b"AT+CIPSTA?\r\n") == (
+        b'+CIPSTA:ip:"0.0.0.0"\r\n+CIPSTA:gateway:"0.0.0.0"\r\n'
+        b'+CIPSTA:netmask:"0.0.0.0"\r\n' + OK)
+    assert h.send(b"AT+CIFSR\r\n") == (
+        b'+CIFSR:STAIP,"0.0.0.0"\r\n+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n' + OK)
+    jap(h, b'AT+CWJAP="lab","secret"\r\n')
+    assert h.send(b"AT+CIPSTA?\r\n") == (
+        b'+CIPSTA:ip:"127.0.0.1"\r\n+CIPSTA:gateway:"127.0.0.1"\r\n'
+        b'+CIPSTA:netmask:"255.0.0.0"\r\n+CIPSTA:ip6ll:"fe80::1"\r\n'
+        b'+CIPSTA:ip6gl:"::1"\r\n' + OK)
+    assert h.send(b"AT+CIFSR\r\n") == (
+        b'+CIFSR:STAIP,"127.0.0.1"\r\n+CIFSR:STAIP6LL,"fe80::1"\r\n'
+        b'+CIFSR:STAIP6GL,"::1"\r\n+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n' + OK)
+    assert h.send(b"AT+CWMODE=3\r\nAT+CIFSR\r\n") == OK + (
+        b'+CIFSR:APIP,"192.168.4.1"\r\n+CIFSR:APMAC,"02:00:00:00:00:01"\r\n'
+        b'+CIFSR:STAIP,"127.0.0.1"\r\n+CIFSR:STAIP6LL,"fe80::1"\r\n'
+        b'+CIFSR:STAIP6GL,"::1"\r\n+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n' + OK)
+
+
+def test_ipv6_lines_follow_cipv6() -> None:
+    h = quiet(ESP_AT)  # CIPV6 off by default there
+    assert jap(h, b'AT+CWJAP="lab","secret"\r\n') == (
+        b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK)
+    assert h.send(b"AT+CIPSTA?\r\n") == (
+        b'+CIPSTA:ip:"127.0.0.1"\r\n+CIPSTA:gateway:"127.0.0.1"\r\n'
+        b'+CIPSTA:netmask:"255.0.0.0"\r\n' + OK)
+
+
+def test_static_ip_and_dhcp() -> None:
+    h = quiet()
+    assert h.send(b"AT+CWDHCP?\r\n") == b"+CWDHCP:3\r\n" + OK
+    assert h.send(b'AT+CIPSTA="127.0.0.9","127.0.0.1","255.255.255.0"\r\n') == OK
+    assert h.send(b"AT+CWDHCP?\r\n") == b"+CWDHCP:2\r\n" + OK  # static IP: DHCP off
+    jap(h, b'AT+CWJAP="v4only","x"\r\n')
+    assert h.send(b"AT+CIPSTA?\r\n") == (
+        b'+CIPSTA:ip:"127.0.0.9"\r\n+CIPSTA:gateway:"127.0.0.1"\r\n'
+        b'+CIPSTA:netmask:"255.255.255.0"\r\n' + OK)
+    assert h.send(b'AT+CIPSTA="127.0.0.300"\r\n') == b"ERR CODE:0x01070000\r\n" + ERROR
+    assert h.send(b"AT+CWDHCP=1,1\r\nAT+CWDHCP?\r\n") == OK + b"+CWDHCP:3\r\n" + OK
+    assert h.send(b"AT+CWDHCP=0,2\r\nAT+CWDHCP?\r\n") == OK + b"+CWDHCP:1\r\n" + OK
+    assert h.send(b"AT+CWDHCP=2,1\r\n") == b"ERR CODE:0x01070000\r\n" + ERROR
+    jap(h, b'AT+CWJAP="v4only","x"\r\n')
+    assert h.send(b"AT+CIFSR\r\n").startswith(b'+CIFSR:STAIP,"127.0.0.1"\r\n')  # DHCP again
+
+
+def test_station_mac() -> None:
+    h = quiet()
+    assert h.send(b"AT+CIPSTAMAC?\r\n") == b'+CIPSTAMAC:"02:00:00:00:00:01"\r\n' + OK
+    assert h.send(b'AT+CIPSTAMAC="1A:2B:3C:4D:5E:60"\r\n') == OK
+    assert h.send(b"AT+CIPSTAMAC?\r\n") == b'+CIPSTAMAC:"1a:2b:3c:4d:5e:60"\r\n' + OK
+    for bad in (b"01:00:00:00:00:00", b"zz:00:00:00:00:00", b"00:00:00:00:00"):
+        assert h.send(b'AT+CIPSTAMAC="%s"\r\n' % bad) == b"ERR CODE:0x01070000\r\n" + ERROR
+
+
+def test_hostname_and_autoconn_settings() -> None:
+    h = quiet()
+    assert h.send(b"AT+CWHOSTNAME?\r\n") == b"+CWHOSTNAME:w800\r\n" + OK
+    assert h.send(b'AT+CWHOSTNAME="my-board"\r\nAT+CWHOSTNAME?\r\n') == (
+        OK + b"+CWHOSTNAME:my-board\r\n" + OK)
+    assert h.send(b"AT+CWAUTOCONN?\r\n") == b"+CWAUTOCONN:1\r\n" + OK
+    assert h.send(b"AT+SYSSTORE=0\r\n") == OK
+    h.take()
+    assert h.send(b"AT+CWAUTOCONN=0\r\n") == OK
+    saves = h.take(SaveSettings)
+    assert saves and saves[-1].snapshot["cwautoconn"] == 0  # type: ignore[attr-defined]
+    assert h.send(b"AT+CWAUTOCONN=2\r\n") == b"ERR CODE:0x01070000\r\n" + ERROR
+
+
+def saved_join(**extra: Any) -> dict[str, Any]:
+    return {"wifi_join": {"ssid": "lab", "password": "secret", "bssid": ""}, **extra}
+
+
+def test_autoconnect_joins_at_boot_in_the_background() -> None:
+    h = Harness(options=LAB, boot=False)
+    h.engine.settings.saved.update(saved_join())
+    h.engine.settings.boot()
+    h.engine.power_on(h.now)
+    assert h.advance(W800.boot_time) == READY
+    # the module is not busy while it joins in the background
+    assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:3,""\r\n' + OK
+    assert h.advance(W800.join_time) == b"WIFI CONNECTED\r\n"
+    assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:1,"lab"\r\n' + OK
+    assert h.advance(W800.dhcp_time) == JOINED[len(b"WIFI CONNECTED\r\n"):]
+    assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:2,"lab"\r\n' + OK
+    h.check()
+
+
+def test_autoconnect_off_or_wrong_password_at_boot() -> None:
+    h = Harness(options=LAB, saved=saved_join(cwautoconn=0))
+    assert h.boot_output == READY
+    assert h.advance(2) == b""
+    bad = saved_join()
+    bad["wifi_join"]["password"] = "nope"
+    h2 = Harness(options=LAB, saved=bad)
+    assert h2.advance(2) == b""  # a failed background join prints nothing
+    assert h2.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:4,""\r\n' + OK
+
+
+@pytest.mark.parametrize("delay", [0.0, W800.join_time + 0.01])
+@pytest.mark.parametrize("line", [b"AT+CWQAP\r\n", b"AT+CWMODE=0\r\n"])
+def test_quit_during_autoconnect_cancels_it(line: bytes, delay: float) -> None:
+    h = Harness(options=LAB, saved=saved_join())
+    out = h.advance(delay) + h.send(line) + h.advance(2)
+    connected = b"WIFI CONNECTED\r\n" if delay else b""
+    disconnect = b"WIFI DISCONNECT\r\n" if delay else b""
+    if line == b"AT+CWQAP\r\n":
+        assert out == connected + line + OK + disconnect
+    else:
+        assert out == connected + line + disconnect + OK
+    assert h.send(b"AT+CWSTATE?\r\n") == (
+        b'AT+CWSTATE?\r\n+CWSTATE:4,"%s"\r\n' % (b"lab" if delay else b"") + OK)
+    h.check()
+
+
+def test_foreground_join_overtakes_autoconnect() -> None:
+    h = Harness(options=LAB, saved=saved_join())
+    h.send(b"ATE0\r\n")
+    assert jap(h, b'AT+CWJAP="v4only","x"\r\n') == (
+        b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK)  # the auto-join left no trace
+    assert h.advance(2) == b""
+    assert h.send(b"AT+CWSTATE?\r\n") == b'+CWSTATE:2,"v4only"\r\n' + OK

@@ -1,0 +1,99 @@
+"""The TOML configuration file: every key checked, unknown ones rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from w800at.config import ConfigError, load_config
+from w800at.core.state import AccessPoint
+
+FULL = """
+profile = "esp-at"
+lenient_eol = true
+
+[station]
+ip = "192.168.1.50"
+gateway = "192.168.1.1"
+netmask = "255.255.255.0"
+mac = "02:11:22:33:44:55"
+ip6_ll = "fe80::11:22ff:fe33:4455"
+ip6_gl = "2001:db8::50"
+
+[[access_point]]
+ssid = "lab"
+password = "secret"
+bssid = "02:00:00:00:00:01"
+channel = 11
+rssi = -40
+ecn = 4
+ipv6 = false
+
+[[access_point]]
+ssid = "broken"
+fail = 1
+
+[network]
+dns_port = 5353
+sntp_port = 1123
+timeout = 2.5
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "w800at.toml"
+    p.write_text(text)
+    return p
+
+
+def test_no_file_gives_defaults() -> None:
+    cfg = load_config(None)
+    assert cfg.profile is None and cfg.lenient_eol is False
+    assert cfg.options.access_points == []
+    assert cfg.options.dns_port == 53 and cfg.options.sntp_port == 123
+    assert cfg.options.net_timeout == 10.0
+
+
+def test_every_key(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, FULL))
+    assert cfg.profile == "esp-at" and cfg.lenient_eol is True
+    a = cfg.options.addresses
+    assert (a.ip, a.gateway, a.netmask, a.mac, a.ip6_ll, a.ip6_gl) == (
+        "192.168.1.50", "192.168.1.1", "255.255.255.0", "02:11:22:33:44:55",
+        "fe80::11:22ff:fe33:4455", "2001:db8::50")
+    assert cfg.options.access_points == [
+        AccessPoint("lab", password="secret", bssid="02:00:00:00:00:01", channel=11, rssi=-40,
+                    ecn=4, ipv6=False),
+        AccessPoint("broken", fail=1),
+    ]
+    assert (cfg.options.dns_port, cfg.options.sntp_port, cfg.options.net_timeout) == (
+        5353, 1123, 2.5)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("colour = 1\n", "unknown key(s) colour"),
+    ("[station]\nipaddr = '1.2.3.4'\n", "[station]: unknown key(s) ipaddr"),
+    ("[[access_point]]\nssid = 'a'\npasswd = 'x'\n", "[[access_point]]: unknown key(s) passwd"),
+    ("[network]\ndns = 53\n", "[network]: unknown key(s) dns"),
+    ("profile = 'esp8266'\n", "profile = 'esp8266': choose from w800, esp-at"),
+    ("lenient_eol = 'yes'\n", "lenient_eol must be true or false"),
+    ("[[access_point]]\npassword = 'x'\n", "[[access_point]]: missing ssid"),
+    ("[[access_point]]\nssid = 5\n", "[[access_point]]: ssid = 5 is not str"),
+    ("[[access_point]]\nssid = 'a'\nchannel = true\n",
+     "[[access_point]]: channel = True is not int"),
+    ("[[access_point]]\nssid = 'a'\nfail = 7\n", "fail must be 1-4"),
+    ("[access_point]\nssid = 'a'\n", "access points are [[access_point]] tables"),
+    ("station = 1\n", "[station]: must be a table"),
+    ("[network]\ntimeout = 'soon'\n", "[network]: "),
+    ("this is = not toml [\n", "w800at.toml: "),
+])
+def test_bad_configs_are_rejected(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert message in str(info.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.toml"):
+        load_config(tmp_path / "nope.toml")
