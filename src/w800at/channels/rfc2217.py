@@ -39,6 +39,8 @@ from .tcp import SingleClientServer, format_hostport
 log = logging.getLogger("w800at.channel")
 
 IAC = b"\xff"
+#: seconds after connecting before a client that never purges counts as attached
+ATTACH_FALLBACK = 0.5
 
 
 class ControlLines:
@@ -76,8 +78,10 @@ class FakeSerial:
     ri = False
     cd = False
 
-    def __init__(self, baudrate: int, lines: ControlLines) -> None:
+    def __init__(self, baudrate: int, lines: ControlLines,
+                 on_purge: Callable[[], None] = lambda: None) -> None:
         self.baudrate = baudrate
+        self._on_purge = on_purge
         self.bytesize = 8
         self.parity = "N"
         self.stopbits: float = 1
@@ -106,7 +110,9 @@ class FakeSerial:
         """Purge requests: nothing is held back on our side, so nothing to drop."""
 
     def reset_output_buffer(self) -> None:
-        """See ``reset_input_buffer``."""
+        """pyserial's client ends ``open()`` with this purge, after discarding its own
+        input: the moment the host is ready to hear ``ready``."""
+        self._on_purge()
 
 
 class _RawWriter:
@@ -132,12 +138,23 @@ class _Rfc2217Protocol(asyncio.Protocol):
         if not self._ch._server.admit(transport):
             return
         self._transport = transport
-        self.serial = FakeSerial(self._ch.baud, ControlLines(self._events.reset))
+        self._attached = False
+        self.serial = FakeSerial(self._ch.baud, ControlLines(self._events.reset), self._attach)
         # PortManager immediately sends its option requests through the writer.
         self.manager = rfc.PortManager(
             self.serial, _RawWriter(transport), logger=log.getChild("rfc2217")
         )
         self._ch._protocol = self
+        # Report the host once its open() has settled (see FakeSerial.reset_output_buffer),
+        # or after a short wait for clients that never purge: a client that clears its
+        # input at the end of open() would otherwise throw the boot "ready" away.
+        self._fallback = asyncio.get_running_loop().call_later(ATTACH_FALLBACK, self._attach)
+
+    def _attach(self) -> None:
+        if self._attached or self._transport is None:
+            return
+        self._attached = True
+        self._fallback.cancel()
         self._events.attached()
 
     def data_received(self, data: bytes) -> None:
@@ -163,6 +180,7 @@ class _Rfc2217Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._transport is not None and self._ch._server.release(self._transport):
             self._transport = None
+            self._fallback.cancel()
             if self._ch._protocol is self:
                 self._ch._protocol = None
             self._events.detached()
