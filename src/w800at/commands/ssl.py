@@ -119,7 +119,7 @@ def _conf_s(m: Engine, a: Args) -> None:
 # --- AT+CIPSSLCCN / AT+CIPSSLCSNI
 
 
-def _name_cmd(label: str, setting: str) -> Command:
+def _name_cmd(label: str, setting: str, summary: str) -> Command:
     def params(m: Engine) -> Signature:
         return (*_link_param(m), Str("name", NAME_MAX))
 
@@ -130,7 +130,7 @@ def _name_cmd(label: str, setting: str) -> Command:
     def set_(m: Engine, a: Args) -> None:
         _update(m, a, setting, "", a.str("name"))
 
-    return Command(label, query=query, set=set_, params=params)
+    return Command(label, query=query, set=set_, params=params, summary=summary)
 
 
 # --- AT+CIPSSLCALPN
@@ -201,8 +201,9 @@ def tls_settings(m: Engine, link_id: int) -> TlsSettings:
 
 register(Command("+CIPSSLCCONF", query=_conf_q, set=_conf_s, params=_conf_params,
                  summary="SSL client authentication mode and certificate slots per link"))
-register(_name_cmd("+CIPSSLCCN", SSL_CN))
-register(_name_cmd("+CIPSSLCSNI", SSL_SNI))
+register(_name_cmd("+CIPSSLCCN", SSL_CN,
+                   "SSL client: the name checked in the server certificate, per link"))
+register(_name_cmd("+CIPSSLCSNI", SSL_SNI, "SSL client: the SNI sent in ClientHello, per link"))
 register(Command("+CIPSSLCALPN", query=_alpn_q, set=_alpn_s, params=_alpn_params,
                  summary="SSL client ALPN protocols per link"))
 register(Command("+CIPSSLCPSK", query=_psk_q, set=_psk_s, params=_psk_params,
