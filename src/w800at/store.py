@@ -26,6 +26,12 @@ def default_store_dir() -> Path:
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never half.
+
+    ``mkstemp`` creates the temporary file with mode 0600, so key material is never
+    readable by others even for an instant; the final ``mode`` is applied before the
+    rename, and the directory is fsync'ed after it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
