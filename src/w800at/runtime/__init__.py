@@ -7,7 +7,7 @@ import importlib
 from .runner import Runtime
 
 #: feature modules with an ``install(rt: Runtime) -> None`` function
-FEATURES: tuple[str, ...] = ()
+FEATURES: tuple[str, ...] = ("net", "services", "server")
 
 
 def install_features(rt: Runtime) -> None:

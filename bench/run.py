@@ -1,0 +1,434 @@
+"""One command: ``python bench/run.py`` - the module against a socat relay, same run.
+
+Measures, over a PTY driven by pyserial and a loopback TCP sink/source:
+
+* relay:  ``socat PTY,link=...,raw,echo=0 TCP:127.0.0.1:<port>`` both ways (the floor
+  a byte pipe can do on this machine);
+* module (``w800at serve --pty`` as a subprocess): AT+CIPSEND at the dialect's
+  largest chunk, +IPD receive, passive AT+CIPRECVDATA reads, passthrough both ways;
+* AT round trip: median ``AT`` -> ``OK`` time for the module and a minimal Python
+  PTY responder (blocking read/write loop).
+
+Prints the figures and the ratios against the targets; ``--markdown`` also prints
+a table for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from endpoints import Sink, Source
+from port import Port
+
+HERE = Path(__file__).resolve().parent
+RESPONDER = HERE / "responder.py"
+MB = 1e6
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float  # MB/s, or ms for latencies
+    unit: str
+
+
+def _wait_path(path: Path, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear")
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def _process(args: list[str], link: Path) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+    try:
+        _wait_path(link, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _rate(n: int, seconds: float) -> float:
+    return n / MB / max(seconds, 1e-9)
+
+
+# ------------------------------------------------------------------ the relay
+
+
+def relay_up(tmp: Path, payload: bytes) -> float:
+    sink = Sink(len(payload))
+    link = tmp / f"relay-up-{time.monotonic_ns()}.tty"
+    try:
+        with _process(["socat", f"PTY,link={link},raw,echo=0", f"TCP:127.0.0.1:{sink.port}"], link):
+            port = Port(str(link))
+            t0 = time.perf_counter()
+            port.write(payload)
+            if not sink.done.wait(60):
+                raise TimeoutError(f"relay up: sink got {sink.received}")
+            port.close()
+            return _rate(len(payload), sink.last - t0)
+    finally:
+        sink.close()
+
+
+def relay_down(tmp: Path, payload: bytes) -> float:
+    go = threading.Event()
+    source = _GatedSource(payload, go)
+    link = tmp / f"relay-down-{time.monotonic_ns()}.tty"
+    try:
+        with _process(["socat", f"PTY,link={link},raw,echo=0", f"TCP:127.0.0.1:{source.port}"],
+                      link):
+            port = Port(str(link))
+            go.set()
+            port.drain_count(len(payload), 60)
+            t1 = time.perf_counter()
+            port.close()
+            return _rate(len(payload), t1 - source.start)
+    finally:
+        source.close()
+
+
+class _GatedSource(Source):
+    """A Source that waits for ``go`` (the host port is open) before sending."""
+
+    def __init__(self, payload: bytes, go: threading.Event) -> None:
+        self.go = go
+        super().__init__(payload)
+
+    def _run(self) -> None:
+        conn, _ = self.lsock.accept()
+        self.conn = conn
+        self.go.wait(60)
+        self.start = time.perf_counter()
+        with contextlib.suppress(OSError):
+            conn.sendall(self.payload)
+        self.sent.set()
+
+
+# ------------------------------------------------------------------ the module
+
+
+class Module:
+    """Drive ``w800at serve`` over its PTY."""
+
+    def __init__(self, port: Port, max_send: int) -> None:
+        self.p = port
+        self.max_send = max_send
+
+    def setup(self) -> None:
+        self.p.until(b"ready\r\n", 10)
+        self.p.command(b"ATE0")
+        self.p.command(b'AT+CWJAP="bench","benchpass"', timeout=10)
+
+    def start(self, port: int) -> None:
+        self.p.command(f'AT+CIPSTART="TCP","127.0.0.1",{port}'.encode())
+
+    def close_link(self) -> None:
+        self.p.command(b"AT+CIPCLOSE")
+
+    def cipsend(self, payload: bytes) -> float:
+        sink = Sink(len(payload))
+        try:
+            self.start(sink.port)
+            n = len(payload)
+            t0 = time.perf_counter()
+            _cipsend_loop(self.p, payload, self.max_send)
+            if not sink.done.wait(60):
+                raise TimeoutError(f"cipsend: sink got {sink.received}")
+            rate = _rate(n, sink.last - t0)
+            self.close_link()
+            return rate
+        finally:
+            sink.close()
+
+    def ipd(self, payload: bytes) -> float:
+        go = threading.Event()
+        source = _GatedSource(payload, go)
+        try:
+            self.start(source.port)
+            go.set()
+            got, buf, p = 0, self.p.buf, self.p
+            n = len(payload)
+            while got < n:
+                i = buf.find(b"+IPD,")
+                j = buf.find(b":", i) if i >= 0 else -1
+                if j < 0:
+                    p.fill()
+                    continue
+                length = int(buf[i + 5 : j])
+                end = j + 1 + length + 2
+                if len(buf) < end:
+                    p.fill()
+                    continue
+                got += length
+                del buf[:end]
+            rate = _rate(n, time.perf_counter() - source.start)
+            self.close_link()
+            return rate
+        finally:
+            source.close()
+
+    def passive(self, payload: bytes) -> float:
+        go = threading.Event()
+        source = _GatedSource(payload, go)
+        p = self.p
+        try:
+            p.command(b"AT+CIPRECVMODE=1")
+            self.start(source.port)
+            go.set()
+            got, n = 0, len(payload)
+            req = b"AT+CIPRECVDATA=%d\r\n" % 65536
+            while got < n:
+                p.write(req)
+                p.until(b"+CIPRECVDATA:")  # notices before it belong to this read
+                actual = int(p.until(b",")[:-1])
+                if actual:
+                    p.exact(actual)
+                p.until(b"\r\nOK\r\n")
+                if not actual:
+                    p.until(b"+IPD,")  # nothing buffered yet: wait for the notice
+                got += actual
+            rate = _rate(n, time.perf_counter() - source.start)
+            self.close_link()
+            p.command(b"AT+CIPRECVMODE=0")
+            return rate
+        finally:
+            source.close()
+
+    def _enter_passthrough(self, port: int) -> None:
+        self.p.command(b"AT+CIPMODE=1")
+        self.start(port)
+        self.p.write(b"AT+CIPSEND\r\n")
+        self.p.until(b">")
+
+    def _leave_passthrough(self) -> None:
+        time.sleep(0.1)
+        self.p.write(b"+++")
+        time.sleep(0.1)
+        self.p.buf.clear()
+        self.p.command(b"AT+CIPMODE=0")
+        self.close_link()
+
+    def passthrough_up(self, payload: bytes) -> float:
+        sink = Sink(len(payload))
+        try:
+            self._enter_passthrough(sink.port)
+            t0 = time.perf_counter()
+            self.p.write(payload)
+            if not sink.done.wait(60):
+                raise TimeoutError(f"passthrough up: sink got {sink.received}")
+            rate = _rate(len(payload), sink.last - t0)
+            self._leave_passthrough()
+            return rate
+        finally:
+            sink.close()
+
+    def passthrough_down(self, payload: bytes) -> float:
+        go = threading.Event()
+        source = _GatedSource(payload, go)
+        try:
+            self._enter_passthrough(source.port)
+            go.set()
+            self.p.drain_count(len(payload), 60)
+            rate = _rate(len(payload), time.perf_counter() - source.start)
+            self._leave_passthrough()
+            return rate
+        finally:
+            source.close()
+
+    def at_median(self, rounds: int) -> float:
+        return _at_median(self.p, rounds)
+
+
+def _cipsend_loop(p: Port, payload: bytes, step: int) -> None:
+    mv = memoryview(payload)
+    for i in range(0, len(payload), step):
+        chunk = mv[i : i + step]
+        p.write(b"AT+CIPSEND=%d\r\n" % len(chunk))
+        p.until(b">")
+        p.write(chunk)
+        p.until(b"SEND OK\r\n")
+
+
+def _at_median(p: Port, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        p.write(b"AT\r\n")
+        p.until(b"\r\nOK\r\n")
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def responder(tmp: Path, rounds: int, payload: bytes, step: int) -> tuple[float, float]:
+    """(AT median ms, CIPSEND MB/s) of the minimal responder."""
+    link = tmp / f"responder-{time.monotonic_ns()}.tty"
+    with _process([sys.executable, str(RESPONDER), str(link)], link):
+        p = Port(str(link))
+        try:
+            median = _at_median(p, rounds)
+            t0 = time.perf_counter()
+            _cipsend_loop(p, payload, step)
+            return median, _rate(len(payload), time.perf_counter() - t0)
+        finally:
+            p.close()
+
+
+def _w800at() -> list[str]:
+    exe = Path(sys.executable).parent / "w800at"
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "import sys; from w800at.cli import main; sys.exit(main())"]
+
+
+def best(fn: Callable[[], float], repeat: int, higher: bool) -> float:
+    """Best of ``repeat`` runs: this VM's scheduling noise only ever slows a run down."""
+    runs = [fn() for _ in range(repeat)]
+    return max(runs) if higher else min(runs)
+
+
+def run_module(tmp: Path, payload: bytes, profile: str, rounds: int,
+               record: Callable[[str, float, str], None], only: str = "",
+               prefix: tuple[str, ...] = (), repeat: int = 1) -> None:
+    from w800at.profiles import get_profile
+
+    link = tmp / "w800.tty"
+    store = tmp / "store"
+    cfg = tmp / "bench.toml"
+    cfg.write_text('[station]\nip = "127.0.0.1"\ngateway = "127.0.0.1"\nnetmask = "255.0.0.0"\n')
+    args = [*prefix, *_w800at(), "serve", "--pty", str(link), "--store", str(store),
+            "--config", str(cfg), "--profile", profile]
+    with _process(args, link):
+        port = Port(str(link))
+        try:
+            m = Module(port, get_profile(profile).max_send)
+            m.setup()
+            steps: list[tuple[str, Callable[[], float], str]] = [
+                ("module AT median", lambda: m.at_median(rounds), "ms"),
+                (f"module CIPSEND x{m.max_send}", lambda: m.cipsend(payload), "MB/s"),
+                ("module +IPD receive", lambda: m.ipd(payload), "MB/s"),
+                ("module CIPRECVDATA", lambda: m.passive(payload), "MB/s"),
+                ("module passthrough up", lambda: m.passthrough_up(payload), "MB/s"),
+                ("module passthrough down", lambda: m.passthrough_down(payload), "MB/s"),
+            ]
+            for name, fn, unit in steps:
+                if only and only not in name:
+                    continue
+                try:
+                    record(name, best(fn, repeat, unit != "ms"), unit)
+                except Exception as exc:  # report and go on: one missing command != no bench
+                    print(f"  {name}: FAILED ({type(exc).__name__}: {exc})", flush=True)
+                    port.buf.clear()
+                    time.sleep(0.2)
+                    with contextlib.suppress(Exception):
+                        port.write(b"+++")
+                        time.sleep(0.1)
+                        port.command(b"AT+CIPCLOSE", ok=b"\r\n", timeout=2)
+                    port.buf.clear()
+        finally:
+            port.close()
+
+
+TARGETS = [
+    # (module figure, baseline figure, floor ratio, "higher is better")
+    ("module passthrough up", "relay up", 0.8, True),
+    ("module passthrough down", "relay down", 0.8, True),
+    ("module +IPD receive", "relay down", 0.8, True),
+    ("module CIPSEND x{max_send}", "relay up", 0.3, True),
+    ("module CIPSEND x{max_send}", "responder CIPSEND x{max_send}", None, True),
+    ("module CIPRECVDATA", "relay down", None, True),
+    ("module AT median", "responder AT median", 1.5, False),
+]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--size", type=float, default=16, help="MiB per throughput run (default 16)")
+    ap.add_argument("--rounds", type=int, default=500, help="AT round trips (default 500)")
+    ap.add_argument("--profile", default="w800")
+    ap.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    ap.add_argument("--repeat", type=int, default=3, help="best of N runs per figure (3)")
+    ap.add_argument("--only", default="", help="run only the module steps whose name has this")
+    ap.add_argument("--prefix", default="",
+                    help='wrap the module, e.g. "py-spy record -o prof.svg --" (profiling)')
+    args = ap.parse_args()
+    if shutil.which("socat") is None:
+        print("socat is required (apt-get install socat)", file=sys.stderr)
+        return 2
+    from w800at.profiles import get_profile
+
+    max_send = get_profile(args.profile).max_send
+    payload = os.urandom(int(args.size * 1024 * 1024))
+    figures: dict[str, Figure] = {}
+
+    def record(name: str, value: float, unit: str) -> None:
+        figures[name] = Figure(name, value, unit)
+        print(f"  {name:28s} {value:10.3f} {unit}", flush=True)
+
+    print(f"w800at bench: {len(payload)} bytes per run, profile {args.profile}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="w800at-bench-") as d:
+        tmp = Path(d)
+        if not args.only:
+            rep = args.repeat
+            record("relay up", best(lambda: relay_up(tmp, payload), rep, True), "MB/s")
+            record("relay down", best(lambda: relay_down(tmp, payload), rep, True), "MB/s")
+            runs = [responder(tmp, args.rounds, payload, max_send) for _ in range(rep)]
+            record("responder AT median", min(r[0] for r in runs), "ms")
+            record(f"responder CIPSEND x{max_send}", max(r[1] for r in runs), "MB/s")
+        run_module(tmp, payload, args.profile, args.rounds, record, args.only,
+                   tuple(args.prefix.split()), args.repeat)
+
+    print("\nratios (module / baseline):")
+    rows = []
+    for mod, base, floor, higher in TARGETS:
+        mod, base = mod.format(max_send=max_send), base.format(max_send=max_send)
+        if mod not in figures or base not in figures:
+            rows.append((mod, base, None, floor, "not measured"))
+            continue
+        ratio = figures[mod].value / figures[base].value
+        if floor is None:
+            verdict = "(no target)"
+        else:
+            ok = ratio >= floor if higher else ratio <= floor
+            verdict = f"{'PASS' if ok else 'MISS'} ({'>=' if higher else '<='} {floor}x)"
+        rows.append((mod, base, ratio, floor, verdict))
+        print(f"  {mod:28s} / {base:28s} = {ratio:6.2f}x  {verdict}")
+    if args.markdown:
+        print(f"\nmachine: {platform.platform()}, {os.cpu_count()} CPUs, "
+              f"Python {platform.python_version()}")
+        print("\n| figure | value |\n|---|---|")
+        for f in figures.values():
+            print(f"| {f.name} | {f.value:.3f} {f.unit} |")
+        print("\n| module | baseline | ratio | target |\n|---|---|---|---|")
+        for mod, base, ratio, _floor, verdict in rows:
+            r = "-" if ratio is None else f"{ratio:.2f}x"
+            print(f"| {mod} | {base} | {r} | {verdict} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,367 @@
+"""The links' real sockets: performs `Connect`, `Send`, `Close`, `SetReading` and
+`SetSockOpts` (see `w800at.core.net_actions`, the contract with the engine's links).
+
+Runtime -> engine events go through ``engine.parts["links"]`` (``on_data``,
+``on_closed``), each followed by ``rt.pump()``.  A `Close` the engine asked for, and
+a module reset, produce no events.
+
+Back-pressure toward the host: when the channel's unsent output passes
+`HIGH_WATER`, every link stops reading its socket (TCP then pushes back on the
+remote sender; nothing is lost) until the output drains below `LOW_WATER`.  The
+drain is polled every `DRAIN_POLL` s only while throttled, so the data path pays
+one ``pending()`` call per received chunk.
+
+Adopting a server-accepted connection (for the server feature)
+-------------------------------------------------------------
+The server's own protocol, in its ``connection_made(transport)``, asks the engine
+``links.on_accepted(kind, ip, port, local_port)``; when that returns a link ID::
+
+    from w800at.runtime import net
+    net.adopt(rt, link_id, kind, transport)   # -> StreamLink; now an ordinary link
+
+``adopt`` swaps the transport's protocol for a `StreamLink` (``transport.
+set_protocol``), so from then on data, peer close, Send/Close/SetReading/SetSockOpts
+work exactly as for client links.  Call it synchronously inside
+``connection_made`` (no data can arrive before it).  When ``on_accepted`` returns
+None, just ``transport.close()``.  ``net.feature(rt).links`` is the live table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import ipaddress
+import logging
+import socket
+import weakref
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+from ..core.net_actions import (
+    Close,
+    Connect,
+    Connected,
+    Send,
+    SetReading,
+    SetSockOpts,
+    TlsSettings,
+)
+from .net_links import DatagramLink, Link, LinkGone, StreamLink
+from .net_sockopts import apply_tcp_opts, udp_socket
+from .runner import Runtime
+
+log = logging.getLogger("w800at.net")
+
+#: channel backlog (bytes) above which links stop reading, and below which they resume
+HIGH_WATER = 256 * 1024
+LOW_WATER = 64 * 1024
+DRAIN_POLL = 0.002
+
+_FEATURES: weakref.WeakKeyDictionary[Runtime, NetFeature] = weakref.WeakKeyDictionary()
+
+
+def install(rt: Runtime) -> None:
+    net = NetFeature(rt)
+    _FEATURES[rt] = net
+    rt.on_action(Connect, net.connect)
+    rt.on_action(Send, net.send)
+    rt.on_action(Close, net.close)
+    rt.on_action(SetReading, net.set_reading)
+    rt.on_action(SetSockOpts, net.set_sockopts)
+    rt.on_reset(net.drop_all)
+    rt.on_close(net.shutdown)
+
+
+def feature(rt: Runtime) -> NetFeature:
+    """The net feature installed on ``rt`` (KeyError if `install` was not called)."""
+    return _FEATURES[rt]
+
+
+def adopt(rt: Runtime, link_id: int, kind: str, transport: asyncio.BaseTransport) -> StreamLink:
+    """Make an accepted TCP/SSL connection link ``link_id`` (see the module docstring)."""
+    net = feature(rt)
+    link = StreamLink(net, link_id, kind)
+    transport.set_protocol(link)
+    link.connection_made(transport)
+    net.register(link)
+    return link
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def tls_config(tls: TlsSettings) -> Any:
+    """`TlsSettings` (engine) -> ``w800at.runtime.tls.TlsClientConfig``."""
+    from . import tls as tlsmod
+
+    return tlsmod.TlsClientConfig(
+        auth_mode=tls.auth_mode, pki_number=tls.pki_number, ca_number=tls.ca_number,
+        common_name=tls.common_name, sni=tls.sni, alpn=tuple(tls.alpn), psk=tls.psk,
+        hint=tls.hint,
+    )
+
+
+class NetFeature:
+    """The table of open links and the handlers for the link actions."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.links: dict[int, Link] = {}
+        #: bumped on reset: a Connect finishing after it must not register its link
+        self.generation = 0
+        self.host_paused = False
+        self._poll: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    # --- events from links -> engine
+
+    def link_data(self, link: Link, data: bytes, addr: tuple[str, int]) -> None:
+        if self.links.get(link.link_id) is not link:
+            return
+        rt = self.rt
+        table = rt.engine.parts.get("links")
+        if table is None:
+            log.error("no engine link table: %d bytes on link %d dropped", len(data), link.link_id)
+            return
+        rt.engine.now = rt.now()
+        table.on_data(link.link_id, data, addr)
+        rt.pump()
+        if not self.host_paused and rt.channel.pending() > HIGH_WATER:
+            self._throttle()
+
+    def link_lost(self, link: Link, reason: str) -> None:
+        if self.links.get(link.link_id) is not link:
+            return
+        del self.links[link.link_id]
+        rt = self.rt
+        table = rt.engine.parts.get("links")
+        if table is None:
+            return
+        rt.engine.now = rt.now()
+        table.on_closed(link.link_id, reason)
+        rt.pump()
+
+    # --- host back-pressure
+
+    def _throttle(self) -> None:
+        self.host_paused = True
+        for link in self.links.values():
+            link.host_paused = True
+            link.apply_reading()
+        self._poll = self.rt.loop.call_later(DRAIN_POLL, self._check_drain)
+
+    def _check_drain(self) -> None:
+        self._poll = None
+        if self.closed:
+            return
+        if self.rt.channel.pending() > LOW_WATER:
+            self._poll = self.rt.loop.call_later(DRAIN_POLL, self._check_drain)
+            return
+        self.host_paused = False
+        for link in list(self.links.values()):
+            link.host_paused = False
+            link.apply_reading()
+
+    # --- table
+
+    def register(self, link: Link) -> None:
+        old = self.links.get(link.link_id)
+        if old is not None and old is not link:
+            log.warning("link %d replaced while open", link.link_id)
+            old.abort()
+        self.links[link.link_id] = link
+        link.host_paused = self.host_paused
+        link.apply_reading()
+
+    def _done(self, act: Any, result: object) -> None:
+        if act.token:
+            self.rt.complete(act, result)
+        elif isinstance(result, BaseException):
+            log.debug("%s failed: %s", type(act).__name__, result)
+
+    # --- Connect
+
+    def connect(self, act: Connect) -> None:
+        rt = self.rt
+        task = rt.loop.create_task(self._open(act))
+        rt.tasks.add(task)
+
+        def done(t: asyncio.Task[Connected]) -> None:
+            rt.tasks.discard(t)
+            if t.cancelled() or rt.closing:
+                return
+            exc = t.exception()
+            self._done(act, exc if exc is not None else t.result())
+            link = self.links.get(act.link_id)
+            if exc is None and link is not None and link.held:
+                link.release()  # the engine has the link open now: data may flow
+
+        task.add_done_callback(done)
+
+    async def resolve(self, host: str, v6: bool) -> str:
+        """An address for ``host``: as is for IP literals, else per AT+CIPDNS."""
+        if _is_ip(host):
+            return host
+        network = 3 if v6 else 2  # AT+CIPDOMAIN's <ip network>: IPv6 only / IPv4 only
+        try:
+            services: Any = importlib.import_module(f"{__package__}.services")
+        except ImportError:
+            services = None
+        if services is not None and hasattr(services, "resolve_name"):
+            r = services.resolve_name(self.rt, host, network)
+            if isinstance(r, Awaitable):
+                r = await r
+            return str(r)
+        family = socket.AF_INET6 if v6 else socket.AF_INET
+        infos = await self.rt.loop.getaddrinfo(host, None, family=family, type=socket.SOCK_DGRAM)
+        return str(infos[0][4][0])
+
+    async def _open(self, act: Connect) -> Connected:
+        gen = self.generation
+        base, v6 = act.kind.removesuffix("v6"), act.kind.endswith("v6")
+        async with asyncio.timeout(self.rt.engine.options.net_timeout):
+            ip = await self.resolve(act.host, v6)
+            if base == "UDP":
+                link, transport = await self._open_udp(act, ip)
+            else:
+                link, transport = await self._open_stream(act, ip, base == "SSL")
+        if gen != self.generation or self.closed:
+            link.abort()
+            raise LinkGone("module was reset during connect")
+        if isinstance(link, StreamLink):
+            if link.error is not None:
+                raise link.error
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                apply_tcp_opts(sock, act.opts)
+        link.sndtimeo = act.opts.sndtimeo
+        self.register(link)
+        local = transport.get_extra_info("sockname")
+        remote = link.peer if isinstance(link, StreamLink) else (ip, act.port)
+        return Connected(remote[0], remote[1], str(local[0]), int(local[1]))
+
+    async def _open_udp(self, act: Connect, ip: str) -> tuple[Link, Any]:
+        link = DatagramLink(self, act.link_id, act.kind)
+        link.held = True
+        link.remote = (ip, act.port)
+        link.peer = link.remote
+        sock = udp_socket(ip, act.local_ip, act.local_port or 0)
+        transport, _ = await self.rt.loop.create_datagram_endpoint(lambda: link, sock=sock)
+        return link, transport
+
+    async def _open_stream(self, act: Connect, ip: str, secure: bool) -> tuple[Link, Any]:
+        link = StreamLink(self, act.link_id, act.kind)
+        link.held = True
+        ctx = None
+        sni: str | None = None
+        if secure:
+            from . import tls as tlsmod
+
+            cfg = tls_config(act.tls or TlsSettings())
+            store_dir = Path(self.rt.engine.parts.get("store_dir") or ".")
+            ctx = tlsmod.client_context(cfg, store_dir)
+            sni = tlsmod.server_hostname(cfg, act.host) or ""
+            host = act.host
+
+            def check(transport: asyncio.BaseTransport) -> None:
+                tlsmod.verify_peer_name(transport.get_extra_info("ssl_object"), cfg, host)
+
+            link.on_made = check
+        local = (act.local_ip, 0) if act.local_ip else None
+        transport, _ = await self.rt.loop.create_connection(
+            lambda: link, ip, act.port, ssl=ctx, server_hostname=sni if secure else None,
+            local_addr=local,
+        )
+        return link, transport
+
+    # --- Send / Close / SetReading / SetSockOpts
+
+    def send(self, act: Send) -> None:
+        link = self.links.get(act.link_id)
+        if link is None:
+            self._done(act, LinkGone(f"link {act.link_id} is not open"))
+            return
+        addr = act.addr
+        if addr is not None and isinstance(link, DatagramLink) and not _is_ip(addr[0]):
+            self.rt.spawn(self._send_named(link, act, addr), act if act.token else None)
+            return
+        try:
+            r = link.send(act.data, addr if isinstance(link, DatagramLink) else None)
+        except OSError as exc:
+            self._done(act, exc)
+            return
+        if isinstance(r, int):
+            self._done(act, r)
+        elif act.token:
+            self.rt.spawn(self._wait_sent(r, link.sndtimeo), act)
+
+    async def _send_named(self, link: Link, act: Send, addr: tuple[str, int]) -> int:
+        ip = await self.resolve(addr[0], link.kind.endswith("v6"))
+        r = link.send(act.data, (ip, addr[1]))
+        assert isinstance(r, int)
+        return r
+
+    @staticmethod
+    async def _wait_sent(fut: asyncio.Future[int], sndtimeo: int) -> int:
+        if sndtimeo <= 0:
+            return await fut
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), sndtimeo / 1000)
+        except TimeoutError:
+            raise TimeoutError(f"send not taken by the stack within {sndtimeo} ms") from None
+
+    def close(self, act: Close) -> None:
+        link = self.links.pop(act.link_id, None)
+        if link is not None:
+            link.close()
+        self._done(act, None)
+
+    def set_reading(self, act: SetReading) -> None:
+        link = self.links.get(act.link_id)
+        if link is not None:
+            link.engine_paused = act.paused
+            link.apply_reading()
+        self._done(act, None)
+
+    def set_sockopts(self, act: SetSockOpts) -> None:
+        link = self.links.get(act.link_id)
+        if link is None:
+            self._done(act, LinkGone(f"link {act.link_id} is not open"))
+            return
+        link.sndtimeo = act.opts.sndtimeo
+        result: object = None
+        if isinstance(link, StreamLink) and link.transport is not None:
+            sock = link.transport.get_extra_info("socket")
+            try:
+                if sock is not None:
+                    apply_tcp_opts(sock, act.opts)
+            except OSError as exc:
+                result = exc
+        self._done(act, result)
+
+    # --- reset and shutdown
+
+    def drop_all(self) -> None:
+        """Module reboot: every link vanishes at once, without events."""
+        self.generation += 1
+        links, self.links = self.links, {}
+        for link in links.values():
+            with contextlib.suppress(Exception):
+                link.abort()
+
+    def shutdown(self) -> None:
+        self.closed = True
+        if self._poll is not None:
+            self._poll.cancel()
+            self._poll = None
+        links, self.links = self.links, {}
+        for link in links.values():
+            with contextlib.suppress(Exception):
+                link.close()

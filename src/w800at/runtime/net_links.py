@@ -1,0 +1,205 @@
+"""One open link = one asyncio Protocol: TCP/SSL (`StreamLink`) or UDP (`DatagramLink`).
+
+Protocols, not streams: ``data_received`` hands each chunk the kernel gave us (up to
+256 KiB) straight to the engine, with no extra copies or tasks.  A link reports to
+its owner (`LinkOwner`, the net feature), which forwards events to the engine's link
+table and pumps.
+
+Send completion ("handed to the kernel"): the transport's write-buffer high-water
+mark is 0, so any byte the kernel did not take at once makes the transport call
+``pause_writing``; ``resume_writing`` comes when its buffer is empty again.  A
+`Send` completes at once when nothing was left over, else when the buffer drains,
+or fails after ``sndtimeo`` ms (0: no limit) or when the link dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any, Protocol
+
+log = logging.getLogger("w800at.net")
+
+
+class LinkOwner(Protocol):
+    def link_data(self, link: Link, data: bytes, addr: tuple[str, int]) -> None: ...
+    def link_lost(self, link: Link, reason: str) -> None: ...
+
+
+class LinkGone(ConnectionError):
+    """The link closed (or was dropped) while a Send waited for it."""
+
+
+class Link:
+    """What both link kinds share: identity, reading state and the owner."""
+
+    transport: Any
+
+    def __init__(self, owner: LinkOwner, link_id: int, kind: str) -> None:
+        self.owner = owner
+        self.link_id = link_id
+        self.kind = kind
+        self.transport = None
+        #: the engine asked us to close / reset: report nothing more
+        self.closing = False
+        self.engine_paused = False
+        self.host_paused = False
+        self.reading = True
+        self.sndtimeo = 0  # ms
+        self.peer: tuple[str, int] = ("0.0.0.0", 0)
+        self.remote: tuple[str, int] | None = None  # UDP default destination
+        #: a client link is held until the engine has its Connected result: data that
+        #: arrives earlier would reach a link the engine does not consider open yet
+        self.held = False
+        self._early: list[tuple[bytes, tuple[str, int]]] = []
+
+    def deliver(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.closing:
+            return
+        if self.held:
+            self._early.append((data, addr))
+        else:
+            self.owner.link_data(self, data, addr)
+
+    def release(self) -> None:
+        """The engine knows the link now: deliver what was held, start reading."""
+        self.held = False
+        early, self._early = self._early, []
+        for data, addr in early:
+            self.deliver(data, addr)
+        self.apply_reading()
+
+    def apply_reading(self) -> None:
+        """Pause/resume the socket so that it reads iff nobody holds it paused."""
+        want = not (self.engine_paused or self.host_paused or self.held)
+        if want == self.reading or self.transport is None or self.closing:
+            return
+        self.reading = want
+        pause = getattr(self.transport, "pause_reading", None)
+        if pause is None:  # datagram transports cannot pause: the engine drops instead
+            return
+        try:
+            if want:
+                self.transport.resume_reading()
+            else:
+                pause()
+        except (RuntimeError, AttributeError):  # closing transport
+            pass
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def send(self, data: bytes, addr: tuple[str, int] | None) -> int | asyncio.Future[int]:
+        raise NotImplementedError
+
+
+class StreamLink(Link, asyncio.Protocol):
+    """A TCP or SSL link (client, or a server-accepted one adopted by `net.adopt`)."""
+
+    def __init__(self, owner: LinkOwner, link_id: int, kind: str) -> None:
+        super().__init__(owner, link_id, kind)
+        self._drain: list[tuple[asyncio.Future[int], int]] = []
+        self._blocked = False
+        #: set by connection_made when a post-handshake check failed (SSL name)
+        self.error: BaseException | None = None
+        #: called first in connection_made (SSL: the certificate name check)
+        self.on_made: Any = None
+
+    # --- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        transport.set_write_buffer_limits(high=0, low=0)  # type: ignore[attr-defined]
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.peer = (str(peer[0]), int(peer[1]))
+        if self.held:  # not reading before the engine has the link (see Link.held)
+            self.reading = False
+            transport.pause_reading()  # type: ignore[attr-defined]
+        if self.on_made is not None:
+            try:
+                self.on_made(transport)
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                self.error = exc
+                self.closing = True
+                transport.abort()  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        self.deliver(data, self.peer)
+
+    def eof_received(self) -> bool:
+        return False  # the device's stack closes on FIN: so do we
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail_waiters(LinkGone(f"link {self.link_id} closed"))
+        if not self.closing:
+            self.closing = True
+            self.owner.link_lost(self, "reset" if exc is not None else "closed")
+
+    def pause_writing(self) -> None:
+        self._blocked = True
+
+    def resume_writing(self) -> None:
+        self._blocked = False
+        waiters, self._drain = self._drain, []
+        for fut, n in waiters:
+            if not fut.done():
+                fut.set_result(n)
+
+    # --- sending
+
+    def send(self, data: bytes, addr: tuple[str, int] | None) -> int | asyncio.Future[int]:
+        """Write; return the count if the kernel took it all, else a future for it."""
+        t = self.transport
+        if t is None or self.closing or t.is_closing():
+            raise LinkGone(f"link {self.link_id} is not open")
+        t.write(data)
+        if not self._blocked and t.get_write_buffer_size() == 0:
+            return len(data)
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._drain.append((fut, len(data)))
+        return fut
+
+    def _fail_waiters(self, exc: BaseException) -> None:
+        waiters, self._drain = self._drain, []
+        for fut, _ in waiters:
+            if not fut.done():
+                fut.set_exception(exc)
+                fut.exception()  # retrieved: nobody may be waiting any more
+
+
+class DatagramLink(Link, asyncio.DatagramProtocol):
+    """A UDP link: default remote from AT+CIPSTART, per-send remotes allowed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.deliver(data, (str(addr[0]), int(addr[1])))
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable from an earlier datagram: UDP links stay open on the device.
+        log.debug("link %d: %s", self.link_id, exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closing:
+            self.closing = True
+            self.owner.link_lost(self, "closed")
+
+    def send(self, data: bytes, addr: tuple[str, int] | None) -> int:
+        t = self.transport
+        if t is None or self.closing or t.is_closing():
+            raise LinkGone(f"link {self.link_id} is not open")
+        dest = addr or self.remote
+        if dest is None:
+            raise LinkGone(f"link {self.link_id} has no remote")
+        t.sendto(data, dest)
+        return len(data)

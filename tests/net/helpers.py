@@ -1,0 +1,157 @@
+"""Fakes for driving `w800at.runtime.net` directly: an in-memory channel, a recording
+engine link table, and a Runtime that records action results.
+
+The runtime handlers are exercised with real sockets on loopback; only the engine's
+link table is replaced (``RecordingLinks``), so the tests can assert on exactly
+which events the runtime delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from w800at import commands
+from w800at.core.actions import Action
+from w800at.core.engine import Engine
+from w800at.profiles import W800
+from w800at.runtime import net
+from w800at.runtime.runner import Runtime
+
+commands.load_all()
+
+DEADLINE = 5.0
+
+
+class MemoryChannel:
+    """A Channel that keeps the module's output in memory; ``backlog`` fakes pending()."""
+
+    description = "memory"
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.backlog = 0
+        self.events: Any = None
+
+    async def start(self, events: Any) -> None:
+        self.events = events
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+
+    def pending(self) -> int:
+        return self.backlog
+
+    def set_baud(self, baud: int) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+class RecordingLinks:
+    """Stands in for ``engine.parts["links"]``: records every event."""
+
+    def __init__(self) -> None:
+        self.data: dict[int, bytearray] = {}
+        self.datagrams: list[tuple[int, bytes, tuple[str, int]]] = []
+        self.closed: list[tuple[int, str]] = []
+        self.addrs: list[tuple[str, int]] = []
+        self.changed: Callable[[], None] = lambda: None
+
+    def on_data(self, link_id: int, data: bytes, addr: tuple[str, int]) -> None:
+        assert isinstance(data, bytes) and data
+        self.data.setdefault(link_id, bytearray()).extend(data)
+        self.datagrams.append((link_id, data, addr))
+        self.addrs.append(addr)
+        self.changed()
+
+    def on_closed(self, link_id: int, reason: str) -> None:
+        self.closed.append((link_id, reason))
+        self.changed()
+
+
+class RecordingRuntime(Runtime):
+    """Runtime whose action results are recorded instead of fed to engine tasks."""
+
+    def __init__(self, store_dir: Path | None = None) -> None:
+        engine = Engine(W800, now=0.0)
+        engine.parts["store_dir"] = store_dir or Path(".")
+        self.links = RecordingLinks()
+        engine.parts["links"] = self.links
+        super().__init__(engine, MemoryChannel(), None)
+        self.results: dict[int, object] = {}
+        self._next = 1000
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+        self.links.changed = self._check
+        net.install(self)
+
+    @property
+    def mem(self) -> MemoryChannel:
+        assert isinstance(self.channel, MemoryChannel)
+        return self.channel
+
+    def complete(self, action: Action, result: object) -> None:
+        self.results[action.token] = result
+        self._check()
+
+    def _check(self) -> None:
+        still = []
+        for pred, fut in self._waiters:
+            if fut.done():
+                continue
+            if pred():
+                fut.set_result(None)
+            else:
+                still.append((pred, fut))
+        self._waiters = still
+
+    async def until(self, pred: Callable[[], bool], timeout: float = DEADLINE) -> None:
+        """Wait (bounded) until ``pred()`` holds; checked after every event/result."""
+        if pred():
+            return
+        fut: asyncio.Future[None] = self.loop.create_future()
+        self._waiters.append((pred, fut))
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"condition not met in {timeout}s; results={self.results} "
+                f"closed={self.links.closed}"
+            ) from None
+
+    def do(self, action: Action) -> int:
+        """Perform ``action`` as the pump would, with a token; returns the token."""
+        self._next += 1
+        action.token = self._next
+        self._perform(action)
+        return action.token
+
+    async def result(self, action: Action, timeout: float = DEADLINE) -> object:
+        token = self.do(action)
+        await self.until(lambda: token in self.results, timeout)
+        return self.results.pop(token)
+
+    async def ok(self, action: Action, timeout: float = DEADLINE) -> Any:
+        r = await self.result(action, timeout)
+        if isinstance(r, BaseException):
+            raise AssertionError(f"{type(action).__name__} failed: {r!r}")
+        return r
+
+    def net(self) -> net.NetFeature:
+        return net.feature(self)
+
+
+def run(main: Callable[[RecordingRuntime], Any], store_dir: Path | None = None) -> None:
+    """Run ``await main(rt)`` on a fresh loop with a fresh runtime, then shut it down."""
+
+    async def wrapper() -> None:
+        rt = RecordingRuntime(store_dir)
+        try:
+            await main(rt)
+        finally:
+            await rt.close()
+
+    asyncio.run(wrapper())
