@@ -5,11 +5,14 @@ Protocols, not streams: ``data_received`` hands each chunk the kernel gave us (u
 its owner (`LinkOwner`, the net feature), which forwards events to the engine's link
 table and pumps.
 
-Send completion ("handed to the kernel"): the transport's write-buffer high-water
-mark is 0, so any byte the kernel did not take at once makes the transport call
-``pause_writing``; ``resume_writing`` comes when its buffer is empty again.  A
-`Send` completes at once when nothing was left over, else when the buffer drains,
-or fails after ``sndtimeo`` ms (0: no limit) or when the link dies.
+Send completion: the module says ``SEND OK`` once data is "sent to the protocol stack",
+which has a send buffer of its own.  The transport's buffer plays that part, up to
+`STACK_SEND_BUFFER` bytes: a `Send` that leaves the buffer below that mark completes
+at once (so ``SEND OK`` comes before any ``+IPD`` the data provokes, even on SSL
+links, whose transport holds records for a loop iteration).  Past the mark the
+transport calls ``pause_writing`` and the `Send` completes when it drains
+(``resume_writing``), or fails after ``sndtimeo`` ms (0: no limit) or when the link
+dies.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import ssl
 from typing import Any, Protocol
 
 log = logging.getLogger("w800at.net")
+
+#: bytes the "stack" holds before a Send must wait (two CIPSEND chunks, as lwIP's
+#: TCP_SND_BUF on the module); beyond it the remote is not keeping up
+STACK_SEND_BUFFER = 2 * 5760
 
 
 class LinkOwner(Protocol):
@@ -117,7 +124,7 @@ class StreamLink(Link, asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
-        transport.set_write_buffer_limits(high=0, low=0)  # type: ignore[attr-defined]
+        transport.set_write_buffer_limits(high=STACK_SEND_BUFFER)  # type: ignore[attr-defined]
         peer = transport.get_extra_info("peername")
         if peer:
             self.peer = (str(peer[0]), int(peer[1]))
@@ -157,12 +164,12 @@ class StreamLink(Link, asyncio.Protocol):
     # --- sending
 
     def send(self, data: bytes, addr: tuple[str, int] | None) -> int | asyncio.Future[int]:
-        """Write; return the count if the kernel took it all, else a future for it."""
+        """Write; return the count if the stack's buffer took it, else a future for it."""
         t = self.transport
         if t is None or self.closing or t.is_closing():
             raise LinkGone(f"link {self.link_id} is not open")
         t.write(data)
-        if not self._blocked and t.get_write_buffer_size() == 0:
+        if not self._blocked:
             return len(data)
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._drain.append((fut, len(data)))
