@@ -365,13 +365,25 @@ TARGETS = [
 ]
 
 
+def _ratio_rows(rounds: list[dict[str, Figure]], max_send: int
+                ) -> list[tuple[str, str, list[float], float | None, bool]]:
+    """Per target: the ratio of every round (module and baseline from the same round)."""
+    rows = []
+    for mod, base, floor, higher in TARGETS:
+        mod, base = mod.format(max_send=max_send), base.format(max_send=max_send)
+        ratios = [r[mod].value / r[base].value for r in rounds if mod in r and base in r]
+        rows.append((mod, base, ratios, floor, higher))
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--size", type=float, default=16, help="MiB per throughput run (default 16)")
     ap.add_argument("--rounds", type=int, default=500, help="AT round trips (default 500)")
     ap.add_argument("--profile", default="w800")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table")
-    ap.add_argument("--repeat", type=int, default=3, help="best of N runs per figure (3)")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="rounds; each measures relay, responder and module back to back (5)")
     ap.add_argument("--only", default="", help="run only the module steps whose name has this")
     ap.add_argument("--prefix", default="",
                     help='wrap the module, e.g. "py-spy record -o prof.svg --" (profiling)')
@@ -383,49 +395,57 @@ def main() -> int:
 
     max_send = get_profile(args.profile).max_send
     payload = os.urandom(int(args.size * 1024 * 1024))
-    figures: dict[str, Figure] = {}
+    rounds: list[dict[str, Figure]] = []
 
-    def record(name: str, value: float, unit: str) -> None:
-        figures[name] = Figure(name, value, unit)
-        print(f"  {name:28s} {value:10.3f} {unit}", flush=True)
-
-    print(f"w800at bench: {len(payload)} bytes per run, profile {args.profile}", flush=True)
+    print(f"w800at bench: {len(payload)} bytes per run, profile {args.profile}, "
+          f"{args.repeat} rounds", flush=True)
     with tempfile.TemporaryDirectory(prefix="w800at-bench-") as d:
         tmp = Path(d)
-        if not args.only:
-            rep = args.repeat
-            record("relay up", best(lambda: relay_up(tmp, payload), rep, True), "MB/s")
-            record("relay down", best(lambda: relay_down(tmp, payload), rep, True), "MB/s")
-            runs = [responder(tmp, args.rounds, payload, max_send) for _ in range(rep)]
-            record("responder AT median", min(r[0] for r in runs), "ms")
-            record(f"responder CIPSEND x{max_send}", max(r[1] for r in runs), "MB/s")
-        run_module(tmp, payload, args.profile, args.rounds, record, args.only,
-                   tuple(args.prefix.split()), args.repeat)
+        for n in range(args.repeat):
+            figures: dict[str, Figure] = {}
 
-    print("\nratios (module / baseline):")
-    rows = []
-    for mod, base, floor, higher in TARGETS:
-        mod, base = mod.format(max_send=max_send), base.format(max_send=max_send)
-        if mod not in figures or base not in figures:
-            rows.append((mod, base, None, floor, "not measured"))
+            def record(name: str, value: float, unit: str, figures: dict[str, Figure] = figures
+                       ) -> None:
+                figures[name] = Figure(name, value, unit)
+                print(f"  {name:28s} {value:10.3f} {unit}", flush=True)
+
+            print(f"round {n + 1}", flush=True)
+            if not args.only:
+                record("relay up", relay_up(tmp, payload), "MB/s")
+                record("relay down", relay_down(tmp, payload), "MB/s")
+                at, cipsend = responder(tmp, args.rounds, payload, max_send)
+                record("responder AT median", at, "ms")
+                record(f"responder CIPSEND x{max_send}", cipsend, "MB/s")
+            run_module(tmp, payload, args.profile, args.rounds, record, args.only,
+                       tuple(args.prefix.split()), 1)
+            rounds.append(figures)
+
+    print("\nratios (module / baseline, median of the per-round ratios, [min - max]):")
+    table = []
+    for mod, base, ratios, floor, higher in _ratio_rows(rounds, max_send):
+        if not ratios:
+            print(f"  {mod:28s} / {base:28s}   not measured")
+            table.append((mod, base, "-", "not measured"))
             continue
-        ratio = figures[mod].value / figures[base].value
+        med = statistics.median(ratios)
         if floor is None:
             verdict = "(no target)"
         else:
-            ok = ratio >= floor if higher else ratio <= floor
+            ok = med >= floor if higher else med <= floor
             verdict = f"{'PASS' if ok else 'MISS'} ({'>=' if higher else '<='} {floor}x)"
-        rows.append((mod, base, ratio, floor, verdict))
-        print(f"  {mod:28s} / {base:28s} = {ratio:6.2f}x  {verdict}")
+        spread = f"[{min(ratios):.2f} - {max(ratios):.2f}]"
+        print(f"  {mod:28s} / {base:28s} = {med:6.2f}x {spread:15s} {verdict}")
+        table.append((mod, base, f"{med:.2f}x {spread}", verdict))
     if args.markdown:
         print(f"\nmachine: {platform.platform()}, {os.cpu_count()} CPUs, "
               f"Python {platform.python_version()}")
-        print("\n| figure | value |\n|---|---|")
-        for f in figures.values():
-            print(f"| {f.name} | {f.value:.3f} {f.unit} |")
+        names = list(rounds[0]) if rounds else []
+        print("\n| figure (median of rounds) | value |\n|---|---|")
+        for name in names:
+            vals = [r[name].value for r in rounds if name in r]
+            print(f"| {name} | {statistics.median(vals):.3f} {rounds[0][name].unit} |")
         print("\n| module | baseline | ratio | target |\n|---|---|---|---|")
-        for mod, base, ratio, _floor, verdict in rows:
-            r = "-" if ratio is None else f"{ratio:.2f}x"
+        for mod, base, r, verdict in table:
             print(f"| {mod} | {base} | {r} | {verdict} |")
     return 0
 
