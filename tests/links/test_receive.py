@@ -140,10 +140,12 @@ def test_passive_tcp_window_pauses_and_resumes() -> None:
     assert isinstance(p, SetReading) and p.paused and p.link_id == 0
     data_in(h, 0, b"c" * 100)  # the runtime's last chunk: kept, not dropped
     assert table(h).links[0].buffered == w + 101
-    h.send(b"AT+CIPRECVDATA=0,100\r\n")
+    # the 101 bytes behind the window enter it as the host reads: a new notice each time
+    out = h.send(b"AT+CIPRECVDATA=0,100\r\n")
+    assert out == b"+CIPRECVDATA:100," + b"a" * 100 + OK + b"\r\n+IPD,0,%d\r\n" % w
     assert h.take(SetReading) == []  # still at/above the window
     out = h.send(b"AT+CIPRECVDATA=0,1000\r\n")
-    assert out == b"+CIPRECVDATA:1000," + b"a" * 1000 + OK
+    assert out == b"+CIPRECVDATA:1000," + b"a" * 1000 + OK + b"\r\n+IPD,0,%d\r\n" % (w - 999)
     (r,) = h.take(SetReading)
     assert isinstance(r, SetReading) and not r.paused
 
@@ -213,3 +215,29 @@ def test_active_close_then_ipd_order() -> None:
     open_link(h)
     h.send(b"AT+CIPCLOSE\r\n")
     assert finish_close(h) == b"CLOSED\r\n" + OK
+
+
+def reading(h: Harness) -> list[tuple[int, bool]]:
+    return [(a.link_id, a.paused) for a in h.take(SetReading) if isinstance(a, SetReading)]
+
+
+def test_passive_window_caps_what_the_host_sees_and_loses_nothing() -> None:
+    """A read larger than the 5760-byte window (the runtime reads big chunks before
+    SetReading takes effect): the excess waits behind the window, enters it as the host
+    reads, and is announced by a new notice after the read's OK."""
+    h = multi()
+    h.send(b"AT+CIPRECVMODE=1\r\n")
+    open_link(h, b'AT+CIPSTART=0,"TCP","127.0.0.1",8080\r\n')
+    h.take()
+    data = bytes(range(256)) * 40  # 10240 bytes
+    assert data_in(h, 0, data) == b"\r\n+IPD,0,5760\r\n"
+    assert [(a.link_id, a.paused) for a in h.take(SetReading)] == [(0, True)]  # type: ignore[attr-defined]
+    assert h.send(b"AT+CIPRECVLEN?\r\n") == b"+CIPRECVLEN:5760,,,,\r\n" + OK
+    out = h.send(b"AT+CIPRECVDATA=0,8000\r\n")
+    assert out == (b"+CIPRECVDATA:5760," + data[:5760] + OK + b"\r\n+IPD,0,4480\r\n")
+    assert [(a.link_id, a.paused) for a in h.take(SetReading)] == [(0, False)]  # type: ignore[attr-defined]
+    assert h.send(b"AT+CIPRECVLEN?\r\n") == b"+CIPRECVLEN:4480,,,,\r\n" + OK
+    out = h.send(b"AT+CIPRECVDATA=0,8000\r\n")
+    assert out == b"+CIPRECVDATA:4480," + data[5760:] + OK
+    assert h.send(b"AT+CIPRECVLEN?\r\n") == b"+CIPRECVLEN:0,,,,\r\n" + OK
+    h.check()

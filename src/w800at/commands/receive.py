@@ -60,7 +60,7 @@ def _recvlen_q(m: Engine) -> None:
     for i in range(m.profile.max_links):
         link = table.get(i)
         ok = link is not None and link.state in (LinkState.OPEN, LinkState.HELD)
-        fields.append(link.buffered if ok and link is not None else unused)
+        fields.append(table.visible(link) if ok and link is not None else unused)
     m.emit(render.info("+CIPRECVLEN", *fields))
 
 

@@ -72,6 +72,8 @@ class Link:
     segments: deque[tuple[bytes, Addr]] = field(default_factory=deque)
     buffered: int = 0
     notified: bool = False
+    #: the last read left bytes that were waiting behind a full window
+    refill: bool = False
     paused: bool = False
     dropped: int = 0  # UDP datagrams dropped because the passive window was full
     #: engine time of the last data in either direction (AT+CIPSTO uses it)
@@ -327,7 +329,15 @@ class LinkTable:
             self.m.act(SetReading(link.id, True))
         if not link.notified:
             link.notified = True
-            self.m.emit(render.ipd_notice(self.wire_id(link.id), link.buffered))
+            self.m.emit(render.ipd_notice(self.wire_id(link.id), self.visible(link)))
+
+    def visible(self, link: Link) -> int:
+        """Bytes in the passive window (what +IPD, CIPRECVLEN and CIPRECVDATA see).
+
+        A TCP/SSL read can bring more than the window (the runtime reads in large
+        chunks before SetReading takes effect): the excess waits behind the window as it
+        would in the module's socket, nothing is lost, and enters as the host reads."""
+        return min(link.buffered, self.m.profile.passive_window)
 
     def read(self, link: Link, want: int) -> tuple[bytes, Addr]:
         """AT+CIPRECVDATA: up to ``want`` bytes, all from one sender (UDP datagrams from
@@ -335,6 +345,8 @@ class LinkTable:
         segs = link.segments
         if not segs:
             return b"", link.remote
+        want = min(want, self.visible(link))
+        link.refill = link.buffered > self.m.profile.passive_window
         addr = segs[0][1]
         parts: list[bytes] = []
         got = 0
@@ -360,6 +372,11 @@ class LinkTable:
         if link.state is LinkState.HELD and not link.buffered and self.links.get(link.id) is link:
             del self.links[link.id]
             self.m.emit(render.closed(self.wire_id(link.id)))
+        elif link.refill and link.buffered and not link.notified:
+            # the read let held-back bytes into the window: new data for the host
+            link.refill = False
+            link.notified = True
+            self.m.emit(render.ipd_notice(self.wire_id(link.id), self.visible(link)))
 
     def flush_passive(self) -> None:
         """AT+CIPRECVMODE=0: what is buffered goes out as ``+IPD`` frames now."""
