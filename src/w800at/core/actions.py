@@ -9,7 +9,7 @@ performs each `Action` by its type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass(eq=False)
@@ -17,6 +17,8 @@ class Action:
     """Base of every request to the runtime.  ``token`` is set when a task waits on it."""
 
     token: int = field(default=0, init=False)
+    #: the runtime writes the output queued so far before performing this action
+    flush_output_first: ClassVar[bool] = False
 
 
 @dataclass(eq=False)
@@ -55,6 +57,8 @@ class SaveSettings(Action):
 @dataclass(eq=False)
 class SetUart(Action):
     """Apply new serial parameters after the OK has been written."""
+
+    flush_output_first: ClassVar[bool] = True
 
     baud: int
     databits: int

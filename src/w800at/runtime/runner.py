@@ -124,19 +124,27 @@ class Runtime:
         if self._pumping:
             return
         self._pumping = True
+        # Output is gathered and written once (e.g. "Recv n bytes" and "SEND OK" of a
+        # send the stack took at once): one wake-up for the host instead of two.
+        pending: list[bytes] = []
         try:
             eng = self.engine
             while True:
                 out = eng.take_output()
                 if out:
-                    self.channel.write(out)
+                    pending.append(out)
                 actions = eng.take_actions()
                 if not actions:
                     break
                 for act in actions:
+                    if act.flush_output_first and pending:
+                        self.channel.write(b"".join(pending))
+                        pending.clear()
                     self._perform(act)
         finally:
             self._pumping = False
+            if pending:
+                self.channel.write(pending[0] if len(pending) == 1 else b"".join(pending))
         self._rearm()
 
     def _perform(self, act: Action) -> None:
