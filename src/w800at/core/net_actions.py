@@ -19,12 +19,24 @@ from dataclasses import dataclass, field
 
 from .actions import Action
 
+#: AT+CIPSSLCCONF <auth_mode> values
+AUTH_NONE = 0  # no certificate checks
+AUTH_CLIENT_CERT = 1  # the module presents client certificate <pki_number>
+AUTH_VERIFY_SERVER = 2  # the module verifies the server with CA <ca_number>
+AUTH_MUTUAL = 3  # both
+
 
 @dataclass(frozen=True)
 class TlsSettings:
-    """AT+CIPSSLCCONF / CCN / CSNI / CALPN / CPSK for one link (no I/O here)."""
+    """One link's SSL client settings (AT+CIPSSLCCONF / CCN / CSNI / CALPN / CPSK).
 
-    auth_mode: int = 0
+    ``common_name``, ``sni``, ``psk`` and ``hint`` use "" for "not set", matching how
+    the AT query commands show unset strings.  Length and count limits are enforced by
+    the command layer; this class only rejects values that no dialect allows.  The
+    runtime builds SSL contexts from it (``w800at.runtime.tls``).
+    """
+
+    auth_mode: int = AUTH_NONE
     pki_number: int = 0
     ca_number: int = 0
     common_name: str = ""
@@ -32,6 +44,27 @@ class TlsSettings:
     alpn: tuple[str, ...] = ()
     psk: str = ""
     hint: str = ""
+
+    def __post_init__(self) -> None:
+        if self.auth_mode not in (AUTH_NONE, AUTH_CLIENT_CERT, AUTH_VERIFY_SERVER, AUTH_MUTUAL):
+            raise ValueError(f"auth_mode must be 0..3, got {self.auth_mode!r}")
+        if any(not p for p in self.alpn):
+            raise ValueError("ALPN protocol names must not be empty")
+
+    @property
+    def presents_client_cert(self) -> bool:
+        """Auth 1 and 3: the module sends certificate ``pki_number``."""
+        return self.auth_mode in (AUTH_CLIENT_CERT, AUTH_MUTUAL)
+
+    @property
+    def verifies_server(self) -> bool:
+        """Auth 2 and 3: the server chain and name are checked."""
+        return self.auth_mode in (AUTH_VERIFY_SERVER, AUTH_MUTUAL)
+
+    @property
+    def uses_psk(self) -> bool:
+        """PSK replaces certificates only when no certificate mode is selected."""
+        return bool(self.psk) and self.auth_mode == AUTH_NONE
 
 
 @dataclass(frozen=True)

@@ -97,17 +97,6 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def tls_config(tls: TlsSettings) -> Any:
-    """`TlsSettings` (engine) -> ``w800at.runtime.tls.TlsClientConfig``."""
-    from . import tls as tlsmod
-
-    return tlsmod.TlsClientConfig(
-        auth_mode=tls.auth_mode, pki_number=tls.pki_number, ca_number=tls.ca_number,
-        common_name=tls.common_name, sni=tls.sni, alpn=tuple(tls.alpn), psk=tls.psk,
-        hint=tls.hint,
-    )
-
-
 class NetFeature:
     """The table of open links and the handlers for the link actions."""
 
@@ -264,7 +253,7 @@ class NetFeature:
         if secure:
             from . import tls as tlsmod
 
-            cfg = tls_config(act.tls or TlsSettings())
+            cfg = act.tls or TlsSettings()
             store_dir = Path(self.rt.engine.parts.get("store_dir") or ".")
             ctx = tlsmod.client_context(cfg, store_dir)
             sni = tlsmod.server_hostname(cfg, act.host) or ""

@@ -62,7 +62,6 @@ import ipaddress
 import ssl
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -75,6 +74,13 @@ from w800at.certs import (
     ensure_server_identity,
     server_ca_path,
     server_identity_paths,
+)
+from w800at.core.net_actions import (
+    AUTH_CLIENT_CERT,
+    AUTH_MUTUAL,
+    AUTH_NONE,
+    AUTH_VERIFY_SERVER,
+    TlsSettings,
 )
 
 __all__ = [
@@ -97,10 +103,6 @@ __all__ = [
     "verify_peer_name",
 ]
 
-AUTH_NONE = 0
-AUTH_CLIENT_CERT = 1
-AUTH_VERIFY_SERVER = 2
-AUTH_MUTUAL = 3
 
 #: How the ``psk`` string becomes key bytes.
 PSK_ENCODING = "utf-8"
@@ -125,45 +127,8 @@ class TlsNameMismatch(ssl.SSLCertVerificationError):
     """
 
 
-@dataclass(frozen=True)
-class TlsClientConfig:
-    """One link's SSL client settings, as the AT commands set them.
-
-    ``common_name``, ``sni``, ``psk`` and ``hint`` use "" for "not set", matching
-    how the AT query commands show unset strings.  Length and count limits are
-    enforced by the command layer (they are dialect data); this class only rejects
-    values that no dialect allows.
-    """
-
-    auth_mode: int = AUTH_NONE
-    pki_number: int = 0
-    ca_number: int = 0
-    common_name: str = ""
-    sni: str = ""
-    alpn: tuple[str, ...] = ()
-    psk: str = ""
-    hint: str = ""
-
-    def __post_init__(self) -> None:
-        if self.auth_mode not in (AUTH_NONE, AUTH_CLIENT_CERT, AUTH_VERIFY_SERVER, AUTH_MUTUAL):
-            raise ValueError(f"auth_mode must be 0..3, got {self.auth_mode!r}")
-        if any(not p for p in self.alpn):
-            raise ValueError("ALPN protocol names must not be empty")
-
-    @property
-    def presents_client_cert(self) -> bool:
-        """Auth 1 and 3: the module sends certificate ``pki_number``."""
-        return self.auth_mode in (AUTH_CLIENT_CERT, AUTH_MUTUAL)
-
-    @property
-    def verifies_server(self) -> bool:
-        """Auth 2 and 3: the server chain and name are checked."""
-        return self.auth_mode in (AUTH_VERIFY_SERVER, AUTH_MUTUAL)
-
-    @property
-    def uses_psk(self) -> bool:
-        """PSK replaces certificates only when no certificate mode is selected."""
-        return bool(self.psk) and self.auth_mode == AUTH_NONE
+#: the runtime's name for the engine's per-link settings (one definition, in the core)
+TlsClientConfig = TlsSettings
 
 
 def psk_supported() -> bool:
