@@ -36,6 +36,10 @@ async def run_module(
     engine = Engine(profile, saved=store.load(), options=config.options, now=loop.time(),
                     lenient_eol=lenient_eol or config.lenient_eol)
     engine.parts["store_dir"] = store.directory
+    if trace is not None or verbose:
+        from .trace import make_sink, wrap_channel
+
+        channel = wrap_channel(channel, make_sink(trace, verbose))
     rt = Runtime(engine, channel, store)
     install_features(rt)
     stop = stop or asyncio.Event()
@@ -46,12 +50,7 @@ async def run_module(
             break
     if getattr(channel, "stop_on_detach", False):
         rt.stop_on_detach = stop
-    events: object = rt
-    if trace is not None or verbose:
-        from .trace import wrap_for_tracing
-
-        events = wrap_for_tracing(rt, channel, trace, verbose)
-    await channel.start(events)  # type: ignore[arg-type]
+    await channel.start(rt)
     print(f"w800at: {profile.name} module on {channel.description}", file=sys.stderr, flush=True)
     try:
         await stop.wait()

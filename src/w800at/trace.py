@@ -201,8 +201,23 @@ class TracingChannel:
         self.sink.note(f"baud {baud}")
         self.inner.set_baud(baud)
 
+    def pause_reading(self) -> None:
+        self.inner.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.inner.resume_reading()
+
+    @property
+    def stop_on_detach(self) -> bool:
+        """The inner channel's: end of input ends the session (stdio)."""
+        return bool(getattr(self.inner, "stop_on_detach", False))
+
     async def close(self) -> None:
-        await self.inner.close()
+        try:
+            await self.inner.close()
+        finally:
+            self.sink.note("closed")
+            self.sink.close()
 
 
 def wrap_channel(channel: Channel, sink: TraceSink | None) -> Channel:
@@ -225,52 +240,3 @@ def make_sink(
     if not sinks:
         return None
     return sinks[0] if len(sinks) == 1 else MultiTracer(*sinks)
-
-
-def wrap_for_tracing(
-    events: ChannelEvents,
-    channel: Channel,
-    path: str | os.PathLike[str] | None,
-    verbose: bool,
-) -> ChannelEvents:
-    """Trace a channel already wired to a runtime; returns the events to start it with.
-
-    The runtime keeps a direct reference to ``channel``, so the module-to-host
-    direction is traced by wrapping ``start``/``write``/``set_baud``/``close`` on
-    that instance (``close`` also closes the trace file).  Host-to-module bytes and
-    events go through the returned ``TracingEvents``.  Call it only when
-    tracing is on; otherwise pass ``events`` unchanged.
-    """
-    sink = make_sink(path, verbose)
-    if sink is None:
-        return events
-    inner_start = channel.start
-    inner_write = channel.write
-    inner_set_baud = channel.set_baud
-    inner_close = channel.close
-
-    async def start(events: ChannelEvents) -> None:
-        await inner_start(events)
-        sink.note(f"channel {channel.description}")  # after start: real port, pty name
-
-    def write(data: bytes) -> None:
-        sink.record(MODULE_TO_HOST, data)
-        inner_write(data)
-
-    def set_baud(baud: int) -> None:
-        sink.note(f"baud {baud}")
-        inner_set_baud(baud)
-
-    async def close() -> None:
-        try:
-            await inner_close()
-        finally:
-            sink.note("closed")
-            sink.close()
-
-    # setattr: instance-level override of methods, invisible to the runtime.
-    setattr(channel, "start", start)  # noqa: B010
-    setattr(channel, "write", write)  # noqa: B010
-    setattr(channel, "set_baud", set_baud)  # noqa: B010
-    setattr(channel, "close", close)  # noqa: B010
-    return TracingEvents(events, sink)

@@ -20,7 +20,6 @@ from w800at.trace import (
     make_sink,
     unescape,
     wrap_channel,
-    wrap_for_tracing,
 )
 
 from .helpers import RecordingEvents
@@ -112,21 +111,23 @@ def test_tracing_channel_records_both_directions_and_events() -> None:
         "<< \\r\\nOK\\r\\n",
         "-- baud 9600",
         "-- detached",
+        "-- closed",
     ]
 
 
-def test_wrap_for_tracing_in_place(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """The app's path: the runtime holds the channel itself; tracing is patched in."""
+def test_traced_channel_as_the_app_uses_it(tmp_path: Path,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    """The app's path: the runtime holds the wrapper and writes through it."""
     path = tmp_path / "trace.log"
 
     async def main() -> None:
         ev = RecordingEvents()
-        ch = TcpChannel("127.0.0.1", 0)
+        inner = TcpChannel("127.0.0.1", 0)
+        ch = wrap_channel(inner, make_sink(path, True))
         runtime_ref = ch  # what the runtime keeps and writes through
-        traced_events = wrap_for_tracing(ev, ch, path, True)
-        await ch.start(traced_events)
+        await ch.start(ev)
         try:
-            r, w = await asyncio.open_connection("127.0.0.1", ch.port)
+            r, w = await asyncio.open_connection("127.0.0.1", inner.port)
             await ev.wait_for(lambda: ev.count("attached") == 1)
             w.write(b"AT+Z\r\n")
             assert await ev.wait_bytes(6) == b"AT+Z\r\n"
