@@ -48,6 +48,14 @@ class Channel(Protocol):
         """Apply a new baud rate (AT+UART_CUR/DEF) where the medium has one; else no-op."""
         ...
 
+    def pause_reading(self) -> None:
+        """Flow control: stop taking the host's bytes (they wait in the OS buffer, and the
+        host's writes block, as behind a dropped RTS line) until `resume_reading`."""
+        ...
+
+    def resume_reading(self) -> None:
+        ...
+
     async def close(self) -> None:
         """Stop, release every OS resource (fds, sockets, symlinks)."""
         ...

@@ -25,6 +25,7 @@ import stat
 import termios
 import tty
 
+from ._fdreader import FdReader
 from ._writebuf import FdWriter
 from .base import ChannelEvents
 
@@ -45,6 +46,7 @@ class PtyChannel:
         self._events: ChannelEvents | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: FdWriter | None = None
+        self._reader: FdReader | None = None
         self._attached = False
         self._poll_handle: asyncio.TimerHandle | None = None
         self._closed = False
@@ -69,6 +71,7 @@ class PtyChannel:
         self._events = events
         self._loop = asyncio.get_running_loop()
         self._writer = FdWriter(self._loop, master, self._on_write_gone)
+        self._reader = FdReader(self._loop, master, self._on_readable)
         self.description = f"pty {self.slave_name} -> {self.link_path}"
         self._schedule_poll(0.0)
 
@@ -80,8 +83,8 @@ class PtyChannel:
             self._poll_handle.cancel()
             self._poll_handle = None
         if self._master is not None and self._loop is not None:
-            if self._attached:
-                self._loop.remove_reader(self._master)
+            if self._reader is not None:
+                self._reader.stop()
             if self._writer is not None:
                 self._writer.clear()
         self._attached = False
@@ -103,6 +106,14 @@ class PtyChannel:
 
     def set_baud(self, baud: int) -> None:
         """A PTY has no line rate: nothing to change."""
+
+    def pause_reading(self) -> None:
+        if self._reader is not None:
+            self._reader.pause()
+
+    def resume_reading(self) -> None:
+        if self._reader is not None:
+            self._reader.resume()
 
     # -- symlink ----------------------------------------------------------
 
@@ -164,7 +175,8 @@ class PtyChannel:
         assert self._loop is not None and self._master is not None
         assert self._events is not None
         self._attached = True
-        self._loop.add_reader(self._master, self._on_readable)
+        assert self._reader is not None
+        self._reader.start()
         log.info("pty: host opened %s", self.link_path)
         self._events.attached()
 
@@ -174,7 +186,8 @@ class PtyChannel:
         assert self._loop is not None and self._master is not None
         assert self._events is not None
         self._attached = False
-        self._loop.remove_reader(self._master)
+        if self._reader is not None:
+            self._reader.stop()
         if self._writer is not None:
             self._writer.clear()
         self._flush_stale_output()

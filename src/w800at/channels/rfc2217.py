@@ -213,6 +213,12 @@ class Rfc2217Channel:
             return
         protocol.write(data)
 
+    def pause_reading(self) -> None:
+        self._server.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._server.resume_reading()
+
     def pending(self) -> int:
         return self._protocol.pending() if self._protocol is not None else 0
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import serial
 
+from ._fdreader import FdReader
 from ._writebuf import GONE_ERRNOS, FdWriter
 from .base import ChannelEvents
 
@@ -39,6 +40,7 @@ class SerialChannel:
         self.description = f"serial {device} @ {baud}"
         self._ser: Any = None  # serial.Serial (untyped library)
         self._fd = -1
+        self._reader: FdReader | None = None
         self._events: ChannelEvents | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: FdWriter | None = None
@@ -54,7 +56,8 @@ class SerialChannel:
         self._events = events
         self._loop = asyncio.get_running_loop()
         self._writer = FdWriter(self._loop, self._fd, self._on_gone, self._on_drained)
-        self._loop.add_reader(self._fd, self._on_readable)
+        self._reader = FdReader(self._loop, self._fd, self._on_readable)
+        self._reader.start()
         self._attached = True
         events.attached()
 
@@ -62,8 +65,8 @@ class SerialChannel:
         if self._baud_timer is not None:
             self._baud_timer.cancel()
             self._baud_timer = None
-        if self._attached and self._loop is not None:
-            self._loop.remove_reader(self._fd)
+        if self._reader is not None:
+            self._reader.stop()
         self._attached = False
         if self._writer is not None:
             self._writer.clear()
@@ -85,6 +88,14 @@ class SerialChannel:
     def pending(self) -> int:
         queued = self._writer.pending() if self._writer is not None else 0
         return queued + len(self._after_baud)
+
+    def pause_reading(self) -> None:
+        if self._reader is not None:
+            self._reader.pause()
+
+    def resume_reading(self) -> None:
+        if self._reader is not None:
+            self._reader.resume()
 
     def set_baud(self, baud: int) -> None:
         """Switch rate once everything already written has left at the old rate."""
@@ -149,7 +160,8 @@ class SerialChannel:
         assert self._loop is not None and self._events is not None
         log.warning("serial %s: device error (%s); port detached", self.device, exc)
         self._attached = False
-        self._loop.remove_reader(self._fd)
+        if self._reader is not None:
+            self._reader.stop()
         if self._writer is not None:
             self._writer.clear()
         self._after_baud.clear()

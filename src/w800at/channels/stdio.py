@@ -27,6 +27,7 @@ import logging
 import os
 import stat
 
+from ._fdreader import FdReader
 from ._writebuf import FdWriter
 from .base import ChannelEvents
 
@@ -67,8 +68,10 @@ class StdioChannel:
         self._events: ChannelEvents | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: FdWriter | None = None
-        self._reading = False
-        self._file_reader: asyncio.Handle | None = None
+        self._reader: FdReader | None = None  # a pipe or terminal on stdin
+        self._file_reader: asyncio.Handle | None = None  # a regular file on stdin
+        self._file_mode = False
+        self._paused = False
         self._attached = False  # stdin still open
         self._out_ok = False  # stdout still writable
         self._drained = asyncio.Event()
@@ -83,10 +86,11 @@ class StdioChannel:
         self._attached = self._out_ok = True
         events.attached()
         if stat.S_ISREG(os.fstat(self._in).st_mode):
+            self._file_mode = True
             self._file_reader = self._loop.call_soon(self._read_file_chunk)
         else:
-            self._loop.add_reader(self._in, self._on_readable)
-            self._reading = True
+            self._reader = FdReader(self._loop, self._in, self._on_readable)
+            self._reader.start()
 
     async def close(self) -> None:
         self._stop_reading()
@@ -117,12 +121,27 @@ class StdioChannel:
     def set_baud(self, baud: int) -> None:
         """stdio has no line rate: nothing to change."""
 
+    def pause_reading(self) -> None:
+        self._paused = True
+        if self._reader is not None:
+            self._reader.pause()
+        if self._file_reader is not None:
+            self._file_reader.cancel()
+            self._file_reader = None
+
+    def resume_reading(self) -> None:
+        self._paused = False
+        if self._reader is not None:
+            self._reader.resume()
+        if self._file_mode and self._file_reader is None and self._loop is not None:
+            self._file_reader = self._loop.call_soon(self._read_file_chunk)
+
     # -- internals ---------------------------------------------------------
 
     def _stop_reading(self) -> None:
-        if self._reading and self._loop is not None:
-            self._loop.remove_reader(self._in)
-            self._reading = False
+        self._file_mode = False
+        if self._reader is not None:
+            self._reader.stop()
         if self._file_reader is not None:
             self._file_reader.cancel()
             self._file_reader = None
@@ -141,7 +160,7 @@ class StdioChannel:
         self._file_reader = None
         data = os.read(self._in, READ_CHUNK)
         self._deliver(data)
-        if data and self._loop is not None:
+        if data and self._file_mode and not self._paused and self._loop is not None:
             self._file_reader = self._loop.call_soon(self._read_file_chunk)
 
     def _deliver(self, data: bytes) -> None:

@@ -36,6 +36,7 @@ class SingleClientServer:
         self.port = port
         self.active: asyncio.Transport | None = None
         self._server: asyncio.Server | None = None
+        self.paused = False
 
     @property
     def where(self) -> str:
@@ -66,8 +67,22 @@ class SingleClientServer:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.active = transport
+        if self.paused:
+            transport.pause_reading()
         log.info("%s %s: host connected from %s", self.kind, self.where, peer)
         return True
+
+    def pause_reading(self) -> None:
+        if not self.paused:
+            self.paused = True
+            if self.active is not None and not self.active.is_closing():
+                self.active.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.paused:
+            self.paused = False
+            if self.active is not None and not self.active.is_closing():
+                self.active.resume_reading()
 
     def release(self, transport: asyncio.Transport) -> bool:
         """Forget ``transport`` if it is the active one; True if it was."""
@@ -134,6 +149,12 @@ class TcpChannel:
     def pending(self) -> int:
         transport = self._server.active
         return transport.get_write_buffer_size() if transport is not None else 0
+
+    def pause_reading(self) -> None:
+        self._server.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._server.resume_reading()
 
     def set_baud(self, baud: int) -> None:
         """A socket has no line rate: nothing to change."""

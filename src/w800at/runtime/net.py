@@ -39,6 +39,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
+from ..core.engine import Mode
 from ..core.net_actions import (
     Close,
     Connect,
@@ -288,7 +289,13 @@ class NetFeature:
             return
         if isinstance(r, int):
             self._done(act, r)
-        elif act.token:
+            return
+        if self.rt.engine.mode is Mode.DATA:
+            # passthrough / CIPSENDL: the host streams on while the remote is slow; hold
+            # its input until the link's send buffer drains (like UART flow control)
+            self.rt.hold_host(r)
+            r.add_done_callback(self.rt.release_host)
+        if act.token:
             self.rt.spawn(self._wait_sent(r, link.sndtimeo), act)
 
     async def _send_named(self, link: Link, act: Send, addr: tuple[str, int]) -> int:

@@ -38,6 +38,8 @@ class Runtime:
         #: a pipe cannot wait for "ready" like a driver does: hold its early input
         self.hold_until_ready = bool(getattr(channel, "stop_on_detach", False))
         self._held: list[bytes] = []
+        #: reasons to stop reading the host (flow control); paused while any is set
+        self._host_holds: set[object] = set()
         self._handlers: dict[type[Action], Callable[[Any], None]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -62,6 +64,19 @@ class Runtime:
 
     def now(self) -> float:
         return self.loop.time()
+
+    def hold_host(self, reason: object) -> None:
+        """Flow control toward the host: stop reading its port until every reason is
+        released (its writes then wait in the OS buffer, as behind a dropped RTS)."""
+        if not self._host_holds:
+            self.channel.pause_reading()
+        self._host_holds.add(reason)
+
+    def release_host(self, reason: object) -> None:
+        if reason in self._host_holds:
+            self._host_holds.discard(reason)
+            if not self._host_holds:
+                self.channel.resume_reading()
 
     def complete(self, action: Action, result: object) -> None:
         """Report the result of an action a task waits on."""
