@@ -6,6 +6,8 @@ import asyncio
 import os
 from collections.abc import Callable
 
+from tests.live import Conditions
+
 DEADLINE = 5.0
 
 
@@ -15,7 +17,7 @@ class RecordingEvents:
     def __init__(self) -> None:
         self.log: list[str] = []  # "attached", "detached", "reset", "data"
         self.received = bytearray()
-        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+        self.conditions = Conditions()
 
     def count(self, name: str) -> int:
         return self.log.count(name)
@@ -36,29 +38,12 @@ class RecordingEvents:
 
     def _add(self, name: str) -> None:
         self.log.append(name)
-        still = []
-        for pred, fut in self._waiters:
-            if fut.done():
-                continue
-            if pred():
-                fut.set_result(None)
-            else:
-                still.append((pred, fut))
-        self._waiters = still
+        self.conditions.check()
 
     async def wait_for(self, pred: Callable[[], bool], timeout: float = DEADLINE) -> None:
         """Wait until ``pred()`` holds (checked now and after each event)."""
-        if pred():
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((pred, fut))
-        try:
-            await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            raise AssertionError(
-                f"condition not met within {timeout}s; events={self.log} "
-                f"received={bytes(self.received)!r}"
-            ) from None
+        await self.conditions.wait(
+            pred, timeout, lambda: f"events={self.log} received={bytes(self.received)!r}")
 
     async def wait_bytes(self, n: int, timeout: float = DEADLINE) -> bytes:
         await self.wait_for(lambda: len(self.received) >= n, timeout)

@@ -1,5 +1,5 @@
-"""Fakes for driving `w800at.runtime.net` directly: an in-memory channel, a recording
-engine link table, and a Runtime that records action results.
+"""Fakes for driving `w800at.runtime.net` directly: a recording engine link table and a
+Runtime that records action results (on the shared in-memory channel, `tests.live`).
 
 The runtime handlers are exercised with real sockets on loopback; only the engine's
 link table is replaced (``RecordingLinks``), so the tests can assert on exactly
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.live import Conditions, MemoryChannel
 from w800at import commands
 from w800at.core.actions import Action
 from w800at.core.engine import Engine
@@ -23,32 +24,6 @@ from w800at.runtime.runner import Runtime
 commands.load_all()
 
 DEADLINE = 5.0
-
-
-class MemoryChannel:
-    """A Channel that keeps the module's output in memory; ``backlog`` fakes pending()."""
-
-    description = "memory"
-
-    def __init__(self) -> None:
-        self.out = bytearray()
-        self.backlog = 0
-        self.events: Any = None
-
-    async def start(self, events: Any) -> None:
-        self.events = events
-
-    def write(self, data: bytes) -> None:
-        self.out += data
-
-    def pending(self) -> int:
-        return self.backlog
-
-    def set_baud(self, baud: int) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
 
 
 class RecordingLinks:
@@ -84,8 +59,8 @@ class RecordingRuntime(Runtime):
         super().__init__(engine, MemoryChannel(), None)
         self.results: dict[int, object] = {}
         self._next = 1000
-        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
-        self.links.changed = self._check
+        self.conditions = Conditions()
+        self.links.changed = self.conditions.check
         net.install(self)
 
     @property
@@ -95,32 +70,12 @@ class RecordingRuntime(Runtime):
 
     def complete(self, action: Action, result: object) -> None:
         self.results[action.token] = result
-        self._check()
-
-    def _check(self) -> None:
-        still = []
-        for pred, fut in self._waiters:
-            if fut.done():
-                continue
-            if pred():
-                fut.set_result(None)
-            else:
-                still.append((pred, fut))
-        self._waiters = still
+        self.conditions.check()
 
     async def until(self, pred: Callable[[], bool], timeout: float = DEADLINE) -> None:
         """Wait (bounded) until ``pred()`` holds; checked after every event/result."""
-        if pred():
-            return
-        fut: asyncio.Future[None] = self.loop.create_future()
-        self._waiters.append((pred, fut))
-        try:
-            await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            raise AssertionError(
-                f"condition not met in {timeout}s; results={self.results} "
-                f"closed={self.links.closed}"
-            ) from None
+        await self.conditions.wait(
+            pred, timeout, lambda: f"results={self.results} closed={self.links.closed}")
 
     def do(self, action: Action) -> int:
         """Perform ``action`` as the pump would, with a token; returns the token."""

@@ -13,7 +13,8 @@ import struct
 import threading
 import time
 
-from tests.net.module import Host, module
+from tests.live import LiveModule
+from tests.net.module import module
 from w800at.core.links import links_of
 from w800at.profiles import W800
 
@@ -48,14 +49,14 @@ class CountingSender:
         self.lsock.close()
 
 
-async def _read_passive(h: Host, total: int) -> bytes:
+async def _read_passive(h: LiveModule, total: int) -> bytes:
     got = bytearray()
     while len(got) < total:
         h.send(b"AT+CIPRECVDATA=65536\r\n")
         await h.until(b"+CIPRECVDATA:")
         actual = int((await h.until(b","))[:-1])
-        got += await h.exact(actual)
-        assert await h.exact(6) == b"\r\nOK\r\n"
+        got += await h.read(actual)
+        assert await h.read(6) == b"\r\nOK\r\n"
         if not actual:
             await h.until(b"+IPD,")
     return bytes(got)
@@ -144,7 +145,7 @@ def test_remote_reset_during_send_then_module_answers() -> None:
                     h.send(b"AT+CIPSEND=%d\r\n" % len(chunk))
                     assert await h.until(b">") == b"\r\nOK\r\n\r\n>"
                     h.send(chunk)
-                    assert await h.exact(len(recv)) == recv
+                    assert await h.read(len(recv)) == recv
                     try:
                         await h.until(b"\r\nSEND OK\r\n", timeout=0.3)
                     except AssertionError:
@@ -159,7 +160,7 @@ def test_remote_reset_during_send_then_module_answers() -> None:
                     tail += await h.until(b"CLOSED\r\n")
                 assert tail in (b"CLOSED\r\n\r\nSEND FAIL\r\n", b"\r\nSEND FAIL\r\nCLOSED\r\n")
                 await h.cmd(b"AT", b"\r\nOK\r\n")
-                await h.cmd(b"AT+CIPSTATUS")
+                assert (await h.cmd(b"AT+CIPSTATUS")).endswith(b"\r\nOK\r\n")
         finally:
             lsock.close()
 

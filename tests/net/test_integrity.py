@@ -11,7 +11,8 @@ import hashlib
 import random
 import time
 
-from tests.net.module import Host, module
+from tests.live import LiveModule
+from tests.net.module import module
 from tests.servers.tcp_servers import TcpSinkServer, TcpSourceServer
 from w800at.profiles import W800
 
@@ -29,7 +30,7 @@ async def _sink_done(srv: TcpSinkServer, n: int) -> str:
     return srv.connection(0).sha256
 
 
-async def _start(h: Host, port: int) -> None:
+async def _start(h: LiveModule, port: int) -> None:
     await h.cmd(f'AT+CIPSTART="TCP","127.0.0.1",{port}'.encode(), b"CONNECT\r\n\r\nOK\r\n")
 
 
@@ -45,7 +46,7 @@ def test_cipsend_10mb() -> None:
                     assert await h.until(b">") == b"\r\nOK\r\n\r\n>"
                     h.send(chunk)
                     want = b"\r\nRecv %d bytes\r\n\r\nSEND OK\r\n" % len(chunk)
-                    assert await h.exact(len(want)) == want
+                    assert await h.read(len(want)) == want
                 assert await _sink_done(srv, SIZE) == SHA
 
     _run(main())
@@ -63,7 +64,7 @@ def test_cipsendex_10mb_escaped() -> None:
                     assert await h.until(b">") == b"\r\nOK\r\n\r\n>"
                     h.send(chunk.replace(b"\\", b"\\\\"))
                     want = b"\r\nRecv %d bytes\r\n\r\nSEND OK\r\n" % len(chunk)
-                    assert await h.exact(len(want)) == want
+                    assert await h.read(len(want)) == want
                 assert await _sink_done(srv, SIZE) == SHA
 
     _run(main())
@@ -113,8 +114,8 @@ def test_passive_ciprecvdata_10mb() -> None:
                     h.send(b"AT+CIPRECVDATA=65536\r\n")
                     await h.until(b"+CIPRECVDATA:")
                     actual = int((await h.until(b","))[:-1])
-                    got.update(await h.exact(actual))
-                    assert await h.exact(6) == b"\r\nOK\r\n"
+                    got.update(await h.read(actual))
+                    assert await h.read(6) == b"\r\nOK\r\n"
                     if not actual:
                         await h.until(b"+IPD,")
                     n += actual
@@ -123,7 +124,7 @@ def test_passive_ciprecvdata_10mb() -> None:
     _run(main())
 
 
-async def _passthrough(h: Host, port: int) -> None:
+async def _passthrough(h: LiveModule, port: int) -> None:
     await h.cmd(b"AT+CIPMODE=1", b"\r\nOK\r\n")
     await _start(h, port)
     h.send(b"AT+CIPSEND\r\n")
@@ -149,7 +150,7 @@ def test_passthrough_down_10mb() -> None:
         with TcpSourceServer(PAYLOAD, after="keep") as srv:
             async with module() as h:
                 await _passthrough(h, srv.port)
-                data = await h.exact(SIZE, timeout=60)
+                data = await h.read(SIZE, timeout=60)
                 assert hashlib.sha256(data).hexdigest() == SHA
 
     _run(main())

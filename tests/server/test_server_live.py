@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.live import LiveModule, free_port
 from w800at.certs import create_dev_pki
-
-from .live import LiveModule, free_port
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -24,8 +23,8 @@ def run(coro: object) -> None:
 
 
 async def start_server(mod: LiveModule, line: str) -> None:
-    await mod.cmd(b"AT+CIPMUX=1\r\n", OK)
-    await mod.cmd(line.encode() + b"\r\n", OK)
+    await mod.cmd(b"AT+CIPMUX=1", OK)
+    await mod.cmd(line.encode(), OK)
 
 
 async def client(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -46,7 +45,7 @@ def test_tcp_server_data_both_ways(tmp_path: Path) -> None:
         port = free_port()
         async with LiveModule(tmp_path) as mod:
             await start_server(mod, f"AT+CIPSERVER=1,{port}")
-            await mod.cmd(b"AT+CIPSERVER?\r\n", b'+CIPSERVER:1,%d,"TCP",0\r\n' % port + OK)
+            await mod.cmd(b"AT+CIPSERVER?", b'+CIPSERVER:1,%d,"TCP",0\r\n' % port + OK)
             r, w = await client(port)
             await mod.expect(b"0,CONNECT\r\n")
             w.write(b"hello")
@@ -57,11 +56,11 @@ def test_tcp_server_data_both_ways(tmp_path: Path) -> None:
             await mod.expect(b"\r\nRecv 3 bytes\r\n\r\nSEND OK\r\n")
             assert await asyncio.wait_for(r.readexactly(3), TIMEOUT) == b"abc"
             lport = w.get_extra_info("sockname")[1]
-            await mod.cmd(b"AT+CIPSTATE?\r\n",
+            await mod.cmd(b"AT+CIPSTATE?",
                           b'+CIPSTATE:0,"TCP","127.0.0.1",%d,%d,1\r\n' % (lport, port) + OK)
             w.close()
             await mod.expect(b"0,CLOSED\r\n")
-            await mod.cmd(b"AT+CIPSERVER=0\r\n", OK)
+            await mod.cmd(b"AT+CIPSERVER=0", OK)
             with pytest.raises(OSError):
                 await client(port)
 
@@ -72,9 +71,9 @@ def test_six_clients_against_maxconn_5(tmp_path: Path) -> None:
     async def main() -> None:
         port = free_port()
         async with LiveModule(tmp_path) as mod:
-            await mod.cmd(b"AT+CIPMUX=1\r\n", OK)
-            await mod.cmd(b"AT+CIPSERVERMAXCONN=5\r\n", OK)
-            await mod.cmd(b"AT+CIPSERVER=1,%d\r\n" % port, OK)
+            await mod.cmd(b"AT+CIPMUX=1", OK)
+            await mod.cmd(b"AT+CIPSERVERMAXCONN=5", OK)
+            await mod.cmd(b"AT+CIPSERVER=1,%d" % port, OK)
             conns = []
             for i in range(5):
                 conns.append(await client(port))
@@ -83,7 +82,7 @@ def test_six_clients_against_maxconn_5(tmp_path: Path) -> None:
             assert await turned_away(r6)
             w6.close()
             await mod.quiet()
-            await mod.cmd(b"AT+CIPCLOSE=2\r\n", b"2,CLOSED\r\n" + OK)
+            await mod.cmd(b"AT+CIPCLOSE=2", b"2,CLOSED\r\n" + OK)
             assert await asyncio.wait_for(conns[2][0].read(10), TIMEOUT) == b""
             conns.append(await client(port))
             await mod.expect(b"2,CONNECT\r\n")
@@ -97,9 +96,9 @@ def test_maxconn_2_turns_away_the_third(tmp_path: Path) -> None:
     async def main() -> None:
         port = free_port()
         async with LiveModule(tmp_path) as mod:
-            await mod.cmd(b"AT+CIPMUX=1\r\n", OK)
-            await mod.cmd(b"AT+CIPSERVERMAXCONN=2\r\n", OK)
-            await mod.cmd(b"AT+CIPSERVER=1,%d\r\n" % port, OK)
+            await mod.cmd(b"AT+CIPMUX=1", OK)
+            await mod.cmd(b"AT+CIPSERVERMAXCONN=2", OK)
+            await mod.cmd(b"AT+CIPSERVER=1,%d" % port, OK)
             a = await client(port)
             await mod.expect(b"0,CONNECT\r\n")
             b = await client(port)
@@ -118,7 +117,7 @@ def test_cipsto_closes_idle_link_in_real_time(tmp_path: Path) -> None:
         port = free_port()
         async with LiveModule(tmp_path) as mod:
             await start_server(mod, f"AT+CIPSERVER=1,{port}")
-            await mod.cmd(b"AT+CIPSTO=2\r\n", OK)
+            await mod.cmd(b"AT+CIPSTO=2", OK)
             r, w = await client(port)
             await mod.expect(b"0,CONNECT\r\n")
             t0 = time.monotonic()
@@ -138,13 +137,13 @@ def test_server_close_all_and_keep(tmp_path: Path) -> None:
             await start_server(mod, f"AT+CIPSERVER=1,{port}")
             a = await client(port)
             await mod.expect(b"0,CONNECT\r\n")
-            await mod.cmd(b"AT+CIPSERVER=0\r\n", OK)  # keeps link 0
+            await mod.cmd(b"AT+CIPSERVER=0", OK)  # keeps link 0
             a[1].write(b"still")
             await mod.expect(b"\r\n+IPD,0,5:still\r\n")
-            await mod.cmd(b"AT+CIPSERVER=1,%d\r\n" % port, OK)
+            await mod.cmd(b"AT+CIPSERVER=1,%d" % port, OK)
             b = await client(port)
             await mod.expect(b"1,CONNECT\r\n")
-            await mod.cmd(b"AT+CIPSERVER=0,1\r\n", b"0,CLOSED\r\n1,CLOSED\r\n" + OK)
+            await mod.cmd(b"AT+CIPSERVER=0,1", b"0,CLOSED\r\n1,CLOSED\r\n" + OK)
             for r, w in (a, b):
                 assert await asyncio.wait_for(r.read(10), TIMEOUT) == b""
                 w.close()
@@ -158,9 +157,9 @@ def test_port_in_use_is_error(tmp_path: Path) -> None:
         blocker = await asyncio.start_server(lambda r, w: None, "127.0.0.1", port)
         try:
             async with LiveModule(tmp_path) as mod:
-                await mod.cmd(b"AT+CIPMUX=1\r\n", OK)
-                await mod.cmd(b"AT+CIPSERVER=1,%d\r\n" % port, ERROR)
-                await mod.cmd(b"AT+CIPSERVER?\r\n", b"+CIPSERVER:0\r\n" + OK)
+                await mod.cmd(b"AT+CIPMUX=1", OK)
+                await mod.cmd(b"AT+CIPSERVER=1,%d" % port, ERROR)
+                await mod.cmd(b"AT+CIPSERVER?", b"+CIPSERVER:0\r\n" + OK)
         finally:
             blocker.close()
 
@@ -243,9 +242,9 @@ def test_ssl_server_works_on_a_fresh_store(tmp_path: Path) -> None:
 def test_ssl_server_ca_without_client_ca_is_error(tmp_path: Path) -> None:
     async def main() -> None:
         async with LiveModule(tmp_path / "fresh") as mod:
-            await mod.cmd(b"AT+CIPMUX=1\r\n", OK)
-            await mod.cmd(b'AT+CIPSERVER=1,%d,"SSL",1\r\n' % free_port(), ERROR)
-            await mod.cmd(b"AT+CIPSERVER?\r\n", b"+CIPSERVER:0\r\n" + OK)
+            await mod.cmd(b"AT+CIPMUX=1", OK)
+            await mod.cmd(b'AT+CIPSERVER=1,%d,"SSL",1' % free_port(), ERROR)
+            await mod.cmd(b"AT+CIPSERVER?", b"+CIPSERVER:0\r\n" + OK)
 
     run(main())
 
@@ -260,7 +259,7 @@ def test_tcpv6_server_on_loopback(tmp_path: Path) -> None:
             _r, w = await asyncio.open_connection("::1", port)
             await mod.expect(b"0,CONNECT\r\n")
             lport = w.get_extra_info("sockname")[1]
-            await mod.cmd(b"AT+CIPSTATE?\r\n",
+            await mod.cmd(b"AT+CIPSTATE?",
                           b'+CIPSTATE:0,"TCPv6","::1",%d,%d,1\r\n' % (lport, port) + OK)
             w.close()
             await mod.expect(b"0,CLOSED\r\n")

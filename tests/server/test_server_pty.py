@@ -9,9 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import ServeProcess
+from tests.live import free_port
 from w800at.cli import main
-
-from .live import free_port
 
 OK = b"\r\nOK\r\n"
 Serve = Callable[..., ServeProcess]

@@ -12,8 +12,8 @@ import socket
 import pytest
 
 from tests.harness import LAB_ADDRESSES
+from tests.live import LiveModule
 from tests.servers.dns_responder import DnsQuery, DnsResponder
-from tests.services_at.live import running
 from w800at.core.options import ModuleOptions
 from w800at.runtime.resolver import system_dns_servers
 
@@ -65,7 +65,7 @@ def test_cipdomain_asks_the_cipdns_server(args: bytes, ip: bytes | None,
                                           queries: list[tuple[str, str]]) -> None:
     async def main() -> None:
         with DnsResponder(RECORDS, host="127.0.0.2") as dns:
-            async with running(options(dns.port)) as mod:
+            async with LiveModule(options=options(dns.port)) as mod:
                 await mod.join()
                 assert await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"') == (
                     b'AT+CIPDNS=1,"127.0.0.2"\r\n' + OK)
@@ -81,17 +81,17 @@ def test_cipdomain_asks_the_cipdns_server(args: bytes, ip: bytes | None,
 def test_cipdomain_is_not_blocking_the_event_loop_but_busy_for_the_host() -> None:
     async def main() -> None:
         with DnsResponder(RECORDS, host="127.0.0.2", silent=True) as dns:
-            async with running(options(dns.port)) as mod:
+            async with LiveModule(options=options(dns.port)) as mod:
                 await mod.join()
                 await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"')
                 mod.send(b'AT+CIPDOMAIN="example.test"\r\n')
-                assert await mod.read_until(b'"example.test"\r\n') == (
+                assert await mod.until(b'"example.test"\r\n') == (
                     b'AT+CIPDOMAIN="example.test"\r\n')
                 await asyncio.sleep(0.2)
                 mod.send(b"AT\r\n")
-                assert await mod.read_until(b"busy p...\r\n") == b"\r\nbusy p...\r\n"
+                assert await mod.until(b"busy p...\r\n") == b"\r\nbusy p...\r\n"
                 # the silent server: ERROR after the module's timeout (2 s)
-                assert await mod.read_until(*(OK, ERROR), timeout=5) == ERROR
+                assert await mod.until(*(OK, ERROR), timeout=5) == ERROR
                 assert asked(dns)[0] == ("example.test", "A")
                 assert await mod.cmd(b"AT") == b"AT\r\n" + OK
 
@@ -101,7 +101,7 @@ def test_cipdomain_is_not_blocking_the_event_loop_but_busy_for_the_host() -> Non
 def test_first_dns_server_refusing_falls_back_to_the_second() -> None:
     async def main() -> None:
         with DnsResponder(RECORDS, host="127.0.0.2") as dns:
-            async with running(options(dns.port)) as mod:
+            async with LiveModule(options=options(dns.port)) as mod:
                 await mod.join()
                 # nothing listens on 127.0.0.3 at that port: ICMP port unreachable
                 await mod.cmd(b'AT+CIPDNS=1,"127.0.0.3","127.0.0.2"')
@@ -116,7 +116,7 @@ def test_first_dns_server_refusing_falls_back_to_the_second() -> None:
 def test_ipv6_dns_server_and_cipv6_off() -> None:
     async def main() -> None:
         with DnsResponder(RECORDS, host="::1") as dns:
-            async with running(options(dns.port)) as mod:
+            async with LiveModule(options=options(dns.port)) as mod:
                 await mod.join()
                 assert await mod.cmd(b'AT+CIPDNS=1,"::1"') == b'AT+CIPDNS=1,"::1"\r\n' + OK
                 assert await mod.cmd(b'AT+CIPDOMAIN="example.test",3') == (
@@ -134,7 +134,7 @@ def test_ipv6_dns_server_and_cipv6_off() -> None:
 
 def test_ip_literal_needs_no_dns_and_auto_query_shows_host_servers() -> None:
     async def main() -> None:
-        async with running(options(9)) as mod:
+        async with LiveModule(options=options(9)) as mod:
             await mod.join()
             assert await mod.cmd(b'AT+CIPDOMAIN="127.0.0.1"') == (
                 b'AT+CIPDOMAIN="127.0.0.1"\r\n+CIPDOMAIN:"127.0.0.1"\r\n' + OK)

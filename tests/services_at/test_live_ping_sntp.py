@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from tests.harness import LAB_ADDRESSES
+from tests.live import LiveModule
 from tests.servers.dns_responder import DnsResponder
 from tests.servers.sntp_responder import SntpResponder
 from tests.servers.tcp_servers import TcpEchoServer
-from tests.services_at.live import running
 from w800at.core.options import ModuleOptions
 from w800at.core.sntp_time import format_asctime, parse_timezone
 
@@ -85,7 +85,7 @@ def ping_ok(line: bytes, out: bytes) -> int:
 def test_ping_ipv4_loopback_and_a_name_via_cipdns() -> None:
     async def main() -> None:
         with DnsResponder(LOOP_NAMES, host="127.0.0.2") as dns:
-            async with running(opts(dns.port)) as mod:
+            async with LiveModule(options=opts(dns.port)) as mod:
                 await mod.join()
                 line = b'AT+PING="127.0.0.1"'
                 assert ping_ok(line, await mod.cmd(line)) < 2000
@@ -105,7 +105,7 @@ def test_ping_ipv4_loopback_and_a_name_via_cipdns() -> None:
 def test_ping_ipv6_loopback_literal_and_name() -> None:
     async def main() -> None:
         with DnsResponder(LOOP_NAMES, host="127.0.0.2") as dns:
-            async with running(opts(dns.port)) as mod:
+            async with LiveModule(options=opts(dns.port)) as mod:
                 await mod.join()
                 line = b'AT+PING="::1"'
                 assert ping_ok(line, await mod.cmd(line)) < 2000
@@ -124,7 +124,7 @@ def test_ping_ipv6_loopback_literal_and_name() -> None:
 def test_ping_unresolvable_name_is_timeout() -> None:
     async def main() -> None:
         with DnsResponder(LOOP_NAMES, host="127.0.0.2") as dns:
-            async with running(opts(dns.port)) as mod:
+            async with LiveModule(options=opts(dns.port)) as mod:
                 await mod.join()
                 await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"')
                 assert await mod.cmd(b'AT+PING="nx.test"') == (
@@ -140,7 +140,7 @@ _CHILD = """
 import asyncio, json, sys, time
 sys.path.insert(0, sys.argv[3])
 from tests.harness import LAB_ADDRESSES
-from tests.services_at.live import running
+from tests.live import LiveModule
 from w800at.core.options import ModuleOptions
 address, ignore = sys.argv[1], sys.argv[2] == "ignore"
 knob = "ipv6/icmp/echo_ignore_all" if ":" in address else "ipv4/icmp_echo_ignore_all"
@@ -154,7 +154,7 @@ if ignore:
         pass
 
 async def main():
-    async with running(ModuleOptions(addresses=LAB_ADDRESSES, net_timeout=0.5)) as mod:
+    async with LiveModule(options=ModuleOptions(addresses=LAB_ADDRESSES, net_timeout=0.5)) as mod:
         await mod.join()
         start = time.monotonic()
         out = await mod.cmd(('AT+PING="%s"' % address).encode())
@@ -215,11 +215,8 @@ def sntp_line(unix: float, tz: str) -> bytes:
             + format_asctime(unix, parse_timezone(tz)).encode() + b"\r\n" + OK)
 
 
-async def synced_time(mod: object, tz: str, timeout: float = 5.0) -> bytes:
+async def synced_time(mod: LiveModule, tz: str, timeout: float = 5.0) -> bytes:
     """Poll AT+CIPSNTPTIME? until the clock left the epoch (1969 west of UTC)."""
-    from tests.services_at.live import Module
-
-    assert isinstance(mod, Module)
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while True:
@@ -233,7 +230,7 @@ async def synced_time(mod: object, tz: str, timeout: float = 5.0) -> bytes:
 def test_sntp_sets_the_clock_through_a_named_server(tz: str) -> None:
     async def main() -> None:
         with DnsResponder(LOOP_NAMES, host="127.0.0.2") as dns, SntpResponder(T0) as ntp:
-            async with running(opts(dns.port, ntp.port)) as mod:
+            async with LiveModule(options=opts(dns.port, ntp.port)) as mod:
                 await mod.join()
                 await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"')
                 line = b'AT+CIPSNTPCFG=1,' + tz.encode() + b',"ntp.test"'
@@ -252,7 +249,7 @@ def test_sntp_sets_the_clock_through_a_named_server(tz: str) -> None:
 def test_sntp_servers_are_tried_in_order() -> None:
     async def main() -> None:
         with DnsResponder(LOOP_NAMES, host="127.0.0.2") as dns, SntpResponder(T0) as ntp:
-            async with running(opts(dns.port, ntp.port)) as mod:
+            async with LiveModule(options=opts(dns.port, ntp.port)) as mod:
                 await mod.join()
                 await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"')
                 await mod.cmd(b'AT+CIPSNTPCFG=1,0,"nx.test","127.0.0.3","127.0.0.1"')
@@ -274,7 +271,7 @@ def test_sntp_servers_are_tried_in_order() -> None:
 def test_cipstart_resolves_through_cipdns() -> None:
     async def main() -> None:
         with DnsResponder(LOOP_NAMES, host="127.0.0.2") as dns, TcpEchoServer() as echo:
-            async with running(opts(dns.port)) as mod:
+            async with LiveModule(options=opts(dns.port)) as mod:
                 await mod.join()
                 await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"')
                 line = b'AT+CIPSTART="TCP","loop.test",%d' % echo.port

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.live import LiveModule
+from tests.live import LiveModule
 from tests.tls.peers import ForeignPki, TlsServerPeer, make_foreign_pki, plain_server_context
 from w800at.certs import DevPki, create_dev_pki
 from w800at.runtime.tls import psk_supported
@@ -60,7 +60,7 @@ def live(store: Path, body: Callable[[LiveModule], Awaitable[None]]) -> None:
 
 async def talk(mod: LiveModule, port: int, host: str = "127.0.0.1") -> None:
     """CIPSTART succeeds, "ping" goes out, the peer's echo comes back, the peer closes."""
-    line = b'AT+CIPSTART="SSL","%s",%d\r\n' % (host.encode(), port)
+    line = b'AT+CIPSTART="SSL","%s",%d' % (host.encode(), port)
     await mod.cmd(line, b"CONNECT\r\n" + OK)
     mod.send(b"AT+CIPSEND=4\r\n")
     await mod.expect(b"AT+CIPSEND=4\r\n\r\nOK\r\n\r\n>")
@@ -71,14 +71,14 @@ async def talk(mod: LiveModule, port: int, host: str = "127.0.0.1") -> None:
 
 
 async def refused(mod: LiveModule, port: int, host: str = "127.0.0.1") -> None:
-    line = b'AT+CIPSTART="SSL","%s",%d\r\n' % (host.encode(), port)
+    line = b'AT+CIPSTART="SSL","%s",%d' % (host.encode(), port)
     await mod.cmd(line, ERROR)
     await mod.quiet()
 
 
 def test_auth0_any_server(store: Path, foreign: ForeignPki) -> None:
     async def body(mod: LiveModule) -> None:
-        await mod.cmd(b"AT+CIPSSLCCONF=0\r\n", OK)
+        await mod.cmd(b"AT+CIPSSLCCONF=0", OK)
         with TlsServerPeer(plain_server_context(foreign.server_cert, foreign.server_key)) as p:
             await talk(mod, p.port)
         assert p.record.handshake_ok and p.record.client_cert_der is None
@@ -88,7 +88,7 @@ def test_auth0_any_server(store: Path, foreign: ForeignPki) -> None:
 
 def test_auth1_presents_client_certificate(store: Path, dev: DevPki) -> None:
     async def body(mod: LiveModule) -> None:
-        await mod.cmd(b"AT+CIPSSLCCONF=1,0,0\r\n", OK)
+        await mod.cmd(b"AT+CIPSSLCCONF=1,0,0", OK)
         with dev_peer(dev, client_ca=True) as p:
             await talk(mod, p.port)
         cert = p.record.client_cert
@@ -103,7 +103,7 @@ def test_auth1_presents_client_certificate(store: Path, dev: DevPki) -> None:
 
 def test_auth2_verifies_server(store: Path, dev: DevPki, foreign: ForeignPki) -> None:
     async def body(mod: LiveModule) -> None:
-        await mod.cmd(b"AT+CIPSSLCCONF=2,0,0\r\n", OK)
+        await mod.cmd(b"AT+CIPSSLCCONF=2,0,0", OK)
         with dev_peer(dev) as p:
             await talk(mod, p.port)
         with TlsServerPeer(plain_server_context(foreign.server_cert, foreign.server_key)) as p:
@@ -115,7 +115,7 @@ def test_auth2_verifies_server(store: Path, dev: DevPki, foreign: ForeignPki) ->
 
 def test_auth3_mutual(store: Path, dev: DevPki) -> None:
     async def body(mod: LiveModule) -> None:
-        await mod.cmd(b"AT+CIPSSLCCONF=3,0,0\r\n", OK)
+        await mod.cmd(b"AT+CIPSSLCCONF=3,0,0", OK)
         with dev_peer(dev, client_ca=True) as p:
             await talk(mod, p.port)
         assert p.record.client_cert is not None
@@ -125,20 +125,20 @@ def test_auth3_mutual(store: Path, dev: DevPki) -> None:
 
 def test_missing_slot_is_error(store: Path, dev: DevPki) -> None:
     async def body(mod: LiveModule) -> None:
-        await mod.cmd(b"AT+CIPSSLCCONF=3,7,0\r\n", OK)  # no client 7 in the store
+        await mod.cmd(b"AT+CIPSSLCCONF=3,7,0", OK)  # no client 7 in the store
         # nothing listens: the certificate store fails first, no connection is made
-        await mod.cmd(b'AT+CIPSTART="SSL","127.0.0.1",9\r\n', ERROR)
+        await mod.cmd(b'AT+CIPSTART="SSL","127.0.0.1",9', ERROR)
 
     live(store, body)
 
 
 def test_common_name(store: Path, dev: DevPki) -> None:
     async def body(mod: LiveModule) -> None:
-        await mod.cmd(b"AT+CIPSSLCCONF=2,0,0\r\n", OK)
-        await mod.cmd(b'AT+CIPSSLCCN="wrong.example"\r\n', OK)
+        await mod.cmd(b"AT+CIPSSLCCONF=2,0,0", OK)
+        await mod.cmd(b'AT+CIPSSLCCN="wrong.example"', OK)
         with dev_peer(dev) as p:
             await refused(mod, p.port)
-        await mod.cmd(b'AT+CIPSSLCCN="w800at.local"\r\n', OK)
+        await mod.cmd(b'AT+CIPSSLCCN="w800at.local"', OK)
         with dev_peer(dev) as p:
             await talk(mod, p.port)
 
@@ -147,11 +147,11 @@ def test_common_name(store: Path, dev: DevPki) -> None:
 
 def test_sni_seen_by_server(store: Path, dev: DevPki) -> None:
     async def body(mod: LiveModule) -> None:
-        await mod.cmd(b'AT+CIPSSLCSNI="sni.example"\r\n', OK)
+        await mod.cmd(b'AT+CIPSSLCSNI="sni.example"', OK)
         with dev_peer(dev) as p:
             await talk(mod, p.port)
         assert p.record.sni == ["sni.example"]
-        await mod.cmd(b'AT+CIPSSLCSNI=""\r\n', OK)
+        await mod.cmd(b'AT+CIPSSLCSNI=""', OK)
         with dev_peer(dev) as p:
             await talk(mod, p.port, host="localhost")
         assert p.record.sni == ["localhost"]
@@ -161,7 +161,7 @@ def test_sni_seen_by_server(store: Path, dev: DevPki) -> None:
 
 def test_alpn_negotiated(store: Path, dev: DevPki) -> None:
     async def body(mod: LiveModule) -> None:
-        await mod.cmd(b'AT+CIPSSLCALPN=2,"x-none","h2"\r\n', OK)
+        await mod.cmd(b'AT+CIPSSLCALPN=2,"x-none","h2"', OK)
         with dev_peer(dev, alpn=["h2", "http/1.1"]) as p:
             await talk(mod, p.port)
         assert p.record.alpn == "h2"
@@ -171,18 +171,18 @@ def test_alpn_negotiated(store: Path, dev: DevPki) -> None:
 
 def test_per_link_settings_in_multi_mode(store: Path, dev: DevPki) -> None:
     async def body(mod: LiveModule) -> None:
-        await mod.cmd(b"AT+CIPMUX=1\r\n", OK)
-        await mod.cmd(b'AT+CIPSSLCSNI=5,"all.example"\r\n', OK)
-        await mod.cmd(b'AT+CIPSSLCSNI=3,"three.example"\r\n', OK)
+        await mod.cmd(b"AT+CIPMUX=1", OK)
+        await mod.cmd(b'AT+CIPSSLCSNI=5,"all.example"', OK)
+        await mod.cmd(b'AT+CIPSSLCSNI=3,"three.example"', OK)
         with dev_peer(dev) as p:
-            await mod.cmd(b'AT+CIPSTART=3,"SSL","127.0.0.1",%d\r\n' % p.port,
+            await mod.cmd(b'AT+CIPSTART=3,"SSL","127.0.0.1",%d' % p.port,
                           b"3,CONNECT\r\n" + OK)
-            await mod.cmd(b"AT+CIPCLOSE=3\r\n", b"3,CLOSED\r\n" + OK)
+            await mod.cmd(b"AT+CIPCLOSE=3", b"3,CLOSED\r\n" + OK)
         assert p.record.sni == ["three.example"]
         with dev_peer(dev) as p:
-            await mod.cmd(b'AT+CIPSTART=1,"SSL","127.0.0.1",%d\r\n' % p.port,
+            await mod.cmd(b'AT+CIPSTART=1,"SSL","127.0.0.1",%d' % p.port,
                           b"1,CONNECT\r\n" + OK)
-            await mod.cmd(b"AT+CIPCLOSE=1\r\n", b"1,CLOSED\r\n" + OK)
+            await mod.cmd(b"AT+CIPCLOSE=1", b"1,CLOSED\r\n" + OK)
         assert p.record.sni == ["all.example"]
 
     live(store, body)
@@ -191,8 +191,8 @@ def test_per_link_settings_in_multi_mode(store: Path, dev: DevPki) -> None:
 @pytest.mark.skipif(psk_supported(), reason="this Python has TLS-PSK")
 def test_psk_without_python_support_is_error(store: Path) -> None:
     async def body(mod: LiveModule) -> None:
-        await mod.cmd(b'AT+CIPSSLCPSK="secret","dev1"\r\n', OK)
-        await mod.cmd(b'AT+CIPSTART="SSL","127.0.0.1",9\r\n', ERROR)
+        await mod.cmd(b'AT+CIPSSLCPSK="secret","dev1"', OK)
+        await mod.cmd(b'AT+CIPSTART="SSL","127.0.0.1",9', ERROR)
         await mod.quiet()
 
     live(store, body)
@@ -205,11 +205,11 @@ def test_psk_handshake_through_cipstart(store: Path) -> None:
     seen: list[str | None] = []
 
     async def body(mod: LiveModule) -> None:
-        await mod.cmd(b'AT+CIPSSLCPSK="%s","%s"\r\n' % (KEY, IDENTITY.encode()), OK)
+        await mod.cmd(b'AT+CIPSSLCPSK="%s","%s"' % (KEY, IDENTITY.encode()), OK)
         with TlsServerPeer(psk_server(seen)) as p:
             await talk(mod, p.port)
         assert p.record.cipher is not None and "PSK" in p.record.cipher
-        await mod.cmd(b'AT+CIPSSLCPSK="wrong-key","%s"\r\n' % IDENTITY.encode(), OK)
+        await mod.cmd(b'AT+CIPSSLCPSK="wrong-key","%s"' % IDENTITY.encode(), OK)
         with TlsServerPeer(psk_server(seen)) as p:
             await refused(mod, p.port)
 
