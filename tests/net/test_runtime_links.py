@@ -10,9 +10,8 @@ import socket
 import struct
 from pathlib import Path
 
-import pytest
-
 from tests.net.helpers import RecordingRuntime, run
+from tests.netns import private_netns, run_pytest_in
 from tests.servers.tcp_servers import TcpEchoServer, TcpSinkServer, UdpEchoServer
 from w800at.core.net_actions import (
     Close,
@@ -305,22 +304,30 @@ def test_udp_multicast_ipv4_on_loopback() -> None:
     run(main)
 
 
-def _lo_multicast() -> bool:
-    try:
-        flags = int(Path("/sys/class/net/lo/flags").read_text(), 16)
-    except OSError:
-        return False
-    return bool(flags & 0x1000)  # IFF_MULTICAST
+#: set in the inner run: the scoped link-local address of the veth end to use
+MCAST6_LOCAL = "W800AT_TEST_MCAST6_LOCAL"
 
 
-@pytest.mark.skipif(not _lo_multicast(), reason="lo has no MULTICAST flag: IPv6 groups unreachable")
-def test_udp_multicast_ipv6_on_loopback() -> None:
+def test_udp_multicast_ipv6() -> None:
+    """IPv6 multicast needs a multicast-capable link, and Linux's lo does not deliver
+    IPv6 groups even with IFF_MULTICAST set.  So the test runs again inside a private
+    namespace with a veth pair (the host's network is not touched)."""
+    local = os.environ.get(MCAST6_LOCAL)
+    if not local:
+        with private_netns(
+            "mcast6",
+            ["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+            ["link", "set", "v1", "up"],
+            ["link", "set", "v0", "up"],
+            ["-6", "addr", "add", "fe80::77/64", "dev", "v0", "nodad"],
+        ) as ns:
+            run_pytest_in(ns, f"{__file__}::test_udp_multicast_ipv6", {MCAST6_LOCAL: "fe80::77%v0"})
+        return
+
     async def main(rt: RecordingRuntime) -> None:
-        group, port = "ff01::77", _free_port(socket.SOCK_DGRAM, "::1")
-        r = await rt.result(Connect(0, "UDPv6", group, port, local_ip="::1", local_port=port))
-        if isinstance(r, OSError):
-            pytest.skip(f"no IPv6 multicast on lo here: {r}")
-        assert isinstance(r, Connected)
+        group, port = "ff02::77", _free_port(socket.SOCK_DGRAM, "::1")
+        r = await rt.result(Connect(0, "UDPv6", group, port, local_ip=local, local_port=port))
+        assert isinstance(r, Connected), r
         assert await rt.ok(Send(0, b"v6 group")) == 8
         await rt.until(lambda: rt.links.datagrams != [])
         assert rt.links.datagrams[0][:2] == (0, b"v6 group")

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import socket
 import struct
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from tests.netns import private_netns
 from w800at.runtime.ping import (
     PingError,
     PingTimeout,
@@ -199,18 +198,8 @@ print(json.dumps(result))
 
 @pytest.fixture
 def netns() -> Iterator[str]:
-    ip = shutil.which("ip")
-    if ip is None or os.geteuid() != 0:
-        pytest.skip("needs root and iproute2 ('ip netns') to make a private network namespace")
-    name = f"w800at-ping-{uuid.uuid4().hex[:8]}"
-    created = subprocess.run([ip, "netns", "add", name], capture_output=True, text=True)
-    if created.returncode != 0:
-        pytest.skip(f"cannot create a network namespace: {created.stderr.strip()}")
-    try:
-        subprocess.run([ip, "-n", name, "link", "set", "lo", "up"], check=True)
+    with private_netns("ping") as name:
         yield name
-    finally:
-        subprocess.run([ip, "netns", "del", name], check=False)
 
 
 def _ping_in(netns: str, address: str, mode: str) -> dict[str, object]:

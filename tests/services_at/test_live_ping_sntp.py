@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import pytest
 
 from tests.harness import LAB_ADDRESSES
 from tests.live import LiveModule
+from tests.netns import private_netns
 from tests.servers.dns_responder import DnsResponder
 from tests.servers.sntp_responder import SntpResponder
 from tests.servers.tcp_servers import TcpEchoServer
@@ -167,18 +166,8 @@ print(json.dumps({"out": out.decode("latin-1"), "elapsed": elapsed, "knob_set": 
 
 @pytest.fixture
 def netns() -> Iterator[str]:
-    ip = shutil.which("ip")
-    if ip is None or os.geteuid() != 0:
-        pytest.skip("the timeout test needs root and iproute2 ('ip netns')")
-    name = f"w800at-at-ping-{uuid.uuid4().hex[:8]}"
-    made = subprocess.run([ip, "netns", "add", name], capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot create a network namespace: {made.stderr.strip()}")
-    try:
-        subprocess.run([ip, "-n", name, "link", "set", "lo", "up"], check=True)
+    with private_netns("at-ping") as name:
         yield name
-    finally:
-        subprocess.run([ip, "netns", "del", name], check=False)
 
 
 def _module_ping_in(netns: str, address: str, mode: str) -> dict[str, object]:
