@@ -33,6 +33,9 @@ CIPV6 = declare("cipv6", lambda p: p.cipv6_default)
 #: called when the station loses its network (links close); registered by link code
 WIFI_DOWN_HOOKS: list[Callable[[Engine], None]] = []
 
+#: the SoftAP's address (AT+CWMODE=2/3); the SoftAP itself is not simulated
+SOFTAP_IP = "192.168.4.1"
+
 #: AT+CWJAP failure codes (wire-format doc)
 JAP_TIMEOUT, JAP_WRONG_PASSWORD, JAP_NO_AP, JAP_FAILED = 1, 2, 3, 4
 
@@ -188,8 +191,7 @@ def _cwlap(m: Engine, ssid: str | None = None) -> Task:
     _need_station(m)
     yield Sleep(m.profile.join_time)
     rows = [
-        render.info("+CWLAP", f"({ap.ecn},{render.q(ap.ssid)},{ap.rssi},{render.q(ap.bssid)},"
-                              f"{ap.channel})")
+        render.cwlap(ap.ecn, ap.ssid, ap.rssi, ap.bssid, ap.channel)
         for ap in _visible_aps(m)
         if ssid is None or ap.ssid == ssid
     ]
@@ -217,15 +219,15 @@ def _current(m: Engine) -> StationAddresses:
 def _cipsta_q(m: Engine) -> None:
     addr = _current(m)
     out = [
-        render.line(f"+CIPSTA:ip:{render.q(addr.ip)}"),
-        render.line(f"+CIPSTA:gateway:{render.q(addr.gateway)}"),
-        render.line(f"+CIPSTA:netmask:{render.q(addr.netmask)}"),
+        render.cipsta("ip", addr.ip),
+        render.cipsta("gateway", addr.gateway),
+        render.cipsta("netmask", addr.netmask),
     ]
     if m.settings.int(CIPV6):
         if addr.ip6_ll:
-            out.append(render.line(f"+CIPSTA:ip6ll:{render.q(addr.ip6_ll)}"))
+            out.append(render.cipsta("ip6ll", addr.ip6_ll))
         if addr.ip6_gl:
-            out.append(render.line(f"+CIPSTA:ip6gl:{render.q(addr.ip6_gl)}"))
+            out.append(render.cipsta("ip6gl", addr.ip6_gl))
     m.emit(b"".join(out))
 
 
@@ -263,17 +265,17 @@ def _cifsr(m: Engine) -> None:
     out = []
     mode = m.settings.int(CWMODE)
     if mode in (2, 3):
-        out.append(render.line('+CIFSR:APIP,"192.168.4.1"'))
-        out.append(render.line(f"+CIFSR:APMAC,{render.q(_ap_mac(addresses(m).mac))}"))
+        out.append(render.cifsr("APIP", SOFTAP_IP))
+        out.append(render.cifsr("APMAC", _ap_mac(addresses(m).mac)))
     if mode in (1, 3):
         addr = _current(m)
-        out.append(render.line(f"+CIFSR:STAIP,{render.q(addr.ip)}"))
+        out.append(render.cifsr("STAIP", addr.ip))
         if m.settings.int(CIPV6):
             if addr.ip6_ll:
-                out.append(render.line(f"+CIFSR:STAIP6LL,{render.q(addr.ip6_ll)}"))
+                out.append(render.cifsr("STAIP6LL", addr.ip6_ll))
             if addr.ip6_gl:
-                out.append(render.line(f"+CIFSR:STAIP6GL,{render.q(addr.ip6_gl)}"))
-        out.append(render.line(f"+CIFSR:STAMAC,{render.q(addr.mac)}"))
+                out.append(render.cifsr("STAIP6GL", addr.ip6_gl))
+        out.append(render.cifsr("STAMAC", addr.mac))
     m.emit(b"".join(out))
 
 

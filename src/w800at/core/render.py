@@ -54,6 +54,24 @@ def lines(texts: Iterable[str]) -> bytes:
     return b"".join(line(t) for t in texts)
 
 
+# --- Wi-Fi station ---------------------------------------------------------------
+
+
+def cipsta(field: str, value: str) -> bytes:
+    """``+CIPSTA:<field>:"<value>"`` (ip, gateway, netmask, ip6ll, ip6gl)."""
+    return b(f'+CIPSTA:{field}:"{value}"') + CRLF
+
+
+def cifsr(field: str, value: str) -> bytes:
+    """``+CIFSR:<field>,"<value>"`` (APIP, APMAC, STAIP, STAIP6LL, STAIP6GL, STAMAC)."""
+    return b(f'+CIFSR:{field},"{value}"') + CRLF
+
+
+def cwlap(ecn: int, ssid: str, rssi: int, mac: str, channel: int) -> bytes:
+    """One access point of AT+CWLAP."""
+    return b(f'+CWLAP:({ecn},"{ssid}",{rssi},"{mac}",{channel})') + CRLF
+
+
 # --- links -----------------------------------------------------------------------
 
 
