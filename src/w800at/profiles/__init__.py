@@ -6,7 +6,7 @@ dialect's name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,6 @@ class Profile:
     uart_default: tuple[int, int, int, int, int] = (115200, 8, 1, 0, 0)
     #: default station hostname
     hostname: str = "w800"
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 W800 = Profile(
