@@ -172,3 +172,21 @@ def test_cipsendl_cancelled_by_plus() -> None:
     assert h.advance(0.05) == b"\r\nSEND CANCELLED\r\n"
     assert h.send(b"AT\r\n") == OK
     assert h.take(Send) == []
+
+
+def test_udp_sends_go_to_the_sender_the_link_followed() -> None:
+    """UDP <mode> 2: after a datagram from a new sender, plain AT+CIPSEND goes to it
+    (the runtime is told the new remote; it only knows the one from AT+CIPSTART)."""
+    h = joined()
+    open_link(h, b'AT+CIPSTART="UDP","127.0.0.1",8080,1002,2\r\n', local_port=1002)
+    h.send(b"ATE0\r\n")
+    assert h.send(b"AT+CIPSEND=2\r\nhi") == b"\r\nOK\r\n\r\n>\r\nRecv 2 bytes\r\n"
+    send, _ = finish_send(h, 2)
+    assert send.addr is None  # still the remote given to AT+CIPSTART
+    table(h).on_data(0, b"x", ("127.0.0.9", 9999), h.now)
+    h.send(b"")
+    h.send(b"AT+CIPSEND=2\r\nhi")
+    send, out = finish_send(h, 2)
+    assert send.addr == ("127.0.0.9", 9999)
+    assert out == b"\r\nSEND OK\r\n"
+    h.check()

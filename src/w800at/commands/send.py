@@ -45,7 +45,8 @@ def _target(m: Engine, a: Args) -> tuple[int, tuple[str, int] | None]:
     if (host is None) != (port is None):
         raise CommandError(ErrCode.PARAM_COUNT, "remote host and port go together")
     if host is None or port is None:
-        return link_id, None
+        # UDP <mode> 1/2: the remote is now the sender the link followed (links.on_data)
+        return link_id, (link.remote if link.udp and link.remote_changed else None)
     if not link.udp:
         raise CommandError(ErrCode.PARAM_INVALID, "a remote per send is for UDP links")
     return link_id, (host, port)
