@@ -84,6 +84,8 @@ class _TcpServer(_Waitable):
         self.port: int = self._listener.getsockname()[1]
         self.connections_accepted = 0
         self.bytes_received = 0
+        #: the client address (ip, port) of each accepted connection, in order
+        self.peers: list[tuple[str, int]] = []
         self._clients: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._stopping = False
@@ -140,7 +142,7 @@ class _TcpServer(_Waitable):
     def _accept_loop(self) -> None:
         while not self._stopping:
             try:
-                conn, _peer = self._listener.accept()
+                conn, peer = self._listener.accept()
             except OSError:
                 return
             if self._stopping:
@@ -149,6 +151,7 @@ class _TcpServer(_Waitable):
             with self._cond:
                 index = self.connections_accepted
                 self.connections_accepted += 1
+                self.peers.append((peer[0], peer[1]))
                 self._clients.append(conn)
                 self._register(index, conn)
                 self._cond.notify_all()

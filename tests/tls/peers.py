@@ -41,6 +41,8 @@ class ServerRecord:
     version: str | None = None
     client_cert_der: bytes | None = None
     received: bytes = b""
+    #: the client's address (ip, port) as the server saw it
+    peer: tuple[str, int] | None = None
 
     @property
     def client_cert(self) -> x509.Certificate | None:
@@ -67,10 +69,11 @@ class TlsServerPeer:
 
     def _serve(self) -> None:
         try:
-            conn, _ = self._listener.accept()
+            conn, addr = self._listener.accept()
         except OSError as exc:
             self.record.error = exc
             return
+        self.record.peer = (addr[0], addr[1])
         conn.settimeout(TIMEOUT)
         try:
             with self.ctx.wrap_socket(conn, server_side=True) as tls:
