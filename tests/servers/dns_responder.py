@@ -19,7 +19,6 @@ import struct
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 
 import dns.exception
 import dns.flags
@@ -29,6 +28,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+
+from tests.servers.background import BackgroundServer
 
 __all__ = ["DnsQuery", "DnsResponder"]
 
@@ -47,7 +48,7 @@ def _normalise(name: str) -> str:
     return name.rstrip(".").lower()
 
 
-class DnsResponder:
+class DnsResponder(BackgroundServer):
     """Threaded DNS server bound to ``host``:``port`` (0 = ephemeral)."""
 
     def __init__(
@@ -60,6 +61,7 @@ class DnsResponder:
         ttl: int = 60,
         silent: bool = False,
     ) -> None:
+        super().__init__("dns-responder")
         self.host = host
         self.ttl = ttl
         self.silent = silent
@@ -80,10 +82,6 @@ class DnsResponder:
             self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._tcp.bind((host, self.port))
             self._tcp.listen(8)
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._serve, name="dns-responder", daemon=True)
-        self._started = False
 
     @property
     def address(self) -> tuple[str, int]:
@@ -103,31 +101,8 @@ class DnsResponder:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> DnsResponder:
-        if not self._started:
-            self._started = True
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake_w.send(b"x")
-        if self._started:
-            self._thread.join(timeout=5)
-        for sock in (self._udp, self._tcp, self._wake_r, self._wake_w):
-            if sock is not None:
-                sock.close()
-
-    def __enter__(self) -> DnsResponder:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _sockets(self) -> list[socket.socket | None]:
+        return [self._udp, self._tcp]
 
     # -- serving -----------------------------------------------------------------------
 

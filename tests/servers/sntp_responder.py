@@ -18,7 +18,8 @@ import socket
 import struct
 import threading
 from dataclasses import dataclass
-from types import TracebackType
+
+from tests.servers.background import BackgroundServer
 
 __all__ = ["SntpRequest", "SntpResponder"]
 
@@ -43,7 +44,7 @@ class SntpRequest:
     transmit: int
 
 
-class SntpResponder:
+class SntpResponder(BackgroundServer):
     """Threaded UDP SNTP server bound to ``host``:``port`` (0 = ephemeral)."""
 
     def __init__(
@@ -59,6 +60,7 @@ class SntpResponder:
         echo_origin: bool = True,
         silent: bool = False,
     ) -> None:
+        super().__init__("sntp-responder")
         self.unix_time = unix_time
         self.host = host
         self.stratum = stratum
@@ -73,10 +75,6 @@ class SntpResponder:
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self._sock.bind((host, port))
         self.port: int = self._sock.getsockname()[1]
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._stopping = False
-        self._started = False
-        self._thread = threading.Thread(target=self._serve, name="sntp-responder", daemon=True)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -86,30 +84,8 @@ class SntpResponder:
         with self._lock:
             return list(self.requests)
 
-    def start(self) -> SntpResponder:
-        if not self._started:
-            self._started = True
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake_w.send(b"x")
-        if self._started:
-            self._thread.join(timeout=5)
-        for sock in (self._sock, self._wake_r, self._wake_w):
-            sock.close()
-
-    def __enter__(self) -> SntpResponder:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _sockets(self) -> list[socket.socket | None]:
+        return [self._sock]
 
     def _serve(self) -> None:
         while not self._stopping:
