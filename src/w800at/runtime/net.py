@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import ipaddress
 import logging
 import socket
 import weakref
@@ -50,7 +49,7 @@ from ..core.net_actions import (
     TlsSettings,
 )
 from .net_links import DatagramLink, Link, LinkGone, StreamLink
-from .net_sockopts import apply_tcp_opts, udp_socket
+from .net_sockopts import apply_tcp_opts, is_ip_literal, udp_socket
 from .runner import Runtime
 
 log = logging.getLogger("w800at.net")
@@ -88,14 +87,6 @@ def adopt(rt: Runtime, link_id: int, kind: str, transport: asyncio.BaseTransport
     link.connection_made(transport)
     net.register(link)
     return link
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
 
 
 class NetFeature:
@@ -197,7 +188,7 @@ class NetFeature:
 
     async def resolve(self, host: str, v6: bool) -> str:
         """An address for ``host``: as is for IP literals, else per AT+CIPDNS."""
-        if _is_ip(host):
+        if is_ip_literal(host):
             return host
         network = 3 if v6 else 2  # AT+CIPDOMAIN's <ip network>: IPv6 only / IPv4 only
         try:
@@ -279,7 +270,7 @@ class NetFeature:
             self._done(act, LinkGone(f"link {act.link_id} is not open"))
             return
         addr = act.addr
-        if addr is not None and isinstance(link, DatagramLink) and not _is_ip(addr[0]):
+        if addr is not None and isinstance(link, DatagramLink) and not is_ip_literal(addr[0]):
             self.rt.spawn(self._send_named(link, act, addr), act if act.token else None)
             return
         try:

@@ -37,6 +37,19 @@ def apply_tcp_opts(sock: Any, opts: SockOpts) -> None:
     # enforces it per Send instead (see net_links.StreamLink.send).
 
 
+def is_ip_literal(host: str) -> bool:
+    """True for IPv4/IPv6 literals, including ``[::1]`` and scoped ``fe80::1%eth0``."""
+    bare = host.strip()
+    if bare.startswith("[") and bare.endswith("]"):
+        bare = bare[1:-1]
+    bare = bare.split("%", 1)[0]
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        return False
+    return True
+
+
 def is_multicast(ip: str) -> bool:
     return ipaddress.ip_address(ip.split("%", 1)[0]).is_multicast
 

@@ -82,6 +82,7 @@ from w800at.core.net_actions import (
     AUTH_VERIFY_SERVER,
     TlsSettings,
 )
+from w800at.runtime.net_sockopts import is_ip_literal
 
 __all__ = [
     "AUTH_CLIENT_CERT",
@@ -134,19 +135,6 @@ TlsClientConfig = TlsSettings
 def psk_supported() -> bool:
     """True when this Python's ``ssl`` has the TLS-PSK callbacks (3.13+)."""
     return hasattr(ssl.SSLContext, "set_psk_client_callback")
-
-
-def is_ip_literal(host: str) -> bool:
-    """True for IPv4/IPv6 literals, including ``[::1]`` and scoped ``fe80::1%eth0``."""
-    bare = host.strip()
-    if bare.startswith("[") and bare.endswith("]"):
-        bare = bare[1:-1]
-    bare = bare.split("%", 1)[0]
-    try:
-        ipaddress.ip_address(bare)
-    except ValueError:
-        return False
-    return True
 
 
 def server_hostname(cfg: TlsClientConfig, remote_host: str) -> str | None:
