@@ -1,6 +1,9 @@
-"""The lifecycle the loopback test servers share: one daemon thread, started once,
-stopped by a flag plus a wake-up byte on a socket pair (so a ``select`` returns at
-once), usable as a context manager."""
+"""The lifecycle the loopback test servers share.
+
+`ThreadedServer`: one daemon thread, started once, usable as a context manager; each
+server says how it stops.  `BackgroundServer` adds the usual way to stop a
+``select`` loop: a flag plus a wake-up byte on a socket pair.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +13,14 @@ from types import TracebackType
 from typing import Self
 
 
-class BackgroundServer:
+class ThreadedServer:
     def __init__(self, name: str) -> None:
-        self._wake_r, self._wake_w = socket.socketpair()
         self._stopping = False
         self._started = False
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
     def _serve(self) -> None:
         raise NotImplementedError
-
-    def _sockets(self) -> list[socket.socket | None]:
-        """The server's own sockets, closed on `stop` after the thread has ended."""
-        return []
 
     def start(self) -> Self:
         if not self._started:
@@ -31,13 +29,7 @@ class BackgroundServer:
         return self
 
     def stop(self) -> None:
-        self._stopping = True
-        self._wake_w.send(b"x")
-        if self._started:
-            self._thread.join(timeout=5)
-        for sock in (*self._sockets(), self._wake_r, self._wake_w):
-            if sock is not None:
-                sock.close()
+        raise NotImplementedError
 
     def __enter__(self) -> Self:
         return self.start()
@@ -49,3 +41,22 @@ class BackgroundServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class BackgroundServer(ThreadedServer):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._wake_r, self._wake_w = socket.socketpair()
+
+    def _sockets(self) -> list[socket.socket | None]:
+        """The server's own sockets, closed on `stop` after the thread has ended."""
+        return []
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake_w.send(b"x")
+        if self._started:
+            self._thread.join(timeout=5)
+        for sock in (*self._sockets(), self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()

@@ -23,8 +23,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
+
+from tests.servers.background import ThreadedServer
 
 __all__ = [
     "SinkConnection",
@@ -68,13 +68,14 @@ class _Waitable:
                 self._cond.wait(remaining)
 
 
-class _TcpServer(_Waitable):
+class _TcpServer(_Waitable, ThreadedServer):
     """Listening socket, accept thread and one handler thread per connection."""
 
     name = "tcp-server"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, backlog: int = 64) -> None:
-        super().__init__()
+        _Waitable.__init__(self)
+        ThreadedServer.__init__(self, self.name)
         self.host = host
         self._listener = socket.socket(_family(host), socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -88,19 +89,10 @@ class _TcpServer(_Waitable):
         self.peers: list[tuple[str, int]] = []
         self._clients: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
-        self._stopping = False
-        self._started = False
-        self._accept_thread = threading.Thread(target=self._accept_loop, daemon=True)
 
     @property
     def address(self) -> tuple[str, int]:
         return self.host, self.port
-
-    def start(self) -> Self:
-        if not self._started:
-            self._started = True
-            self._accept_thread.start()
-        return self
 
     def stop(self) -> None:
         """Close the listener and every client connection, then join all threads."""
@@ -110,7 +102,7 @@ class _TcpServer(_Waitable):
             # down a listening socket from another thread does not on every kernel).
             with contextlib.suppress(OSError):
                 socket.create_connection(self.address, timeout=1).close()
-            self._accept_thread.join(timeout=5)
+            self._thread.join(timeout=5)
         self._listener.close()
         with self._cond:
             clients = list(self._clients)
@@ -120,17 +112,6 @@ class _TcpServer(_Waitable):
         for thread in list(self._threads):
             thread.join(timeout=5)
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def wait_connections(self, count: int, timeout: float = 5.0) -> None:
         """Block until at least *count* connections were accepted."""
         self._wait(lambda: self.connections_accepted >= count, timeout, f"{count} connections")
@@ -139,7 +120,7 @@ class _TcpServer(_Waitable):
         """Block until at least *count* bytes were received in total."""
         self._wait(lambda: self.bytes_received >= count, timeout, f"{count} bytes")
 
-    def _accept_loop(self) -> None:
+    def _serve(self) -> None:
         while not self._stopping:
             try:
                 conn, peer = self._listener.accept()
@@ -312,11 +293,12 @@ class TcpSourceServer(_TcpServer):
             self._count(len(data))
 
 
-class UdpEchoServer(_Waitable):
+class UdpEchoServer(_Waitable, ThreadedServer):
     """Return every datagram to its sender; record ``(data, client)`` pairs."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__()
+        _Waitable.__init__(self)
+        ThreadedServer.__init__(self, "udp-echo")
         self.host = host
         self._sock = socket.socket(_family(host), socket.SOCK_DGRAM)
         _big_buffers(self._sock)
@@ -324,19 +306,10 @@ class UdpEchoServer(_Waitable):
         self.port: int = self._sock.getsockname()[1]
         self.datagrams: list[tuple[bytes, tuple[str, int]]] = []
         self.bytes_received = 0
-        self._stopping = False
-        self._started = False
-        self._thread = threading.Thread(target=self._serve, name="udp-echo", daemon=True)
 
     @property
     def address(self) -> tuple[str, int]:
         return self.host, self.port
-
-    def start(self) -> UdpEchoServer:
-        if not self._started:
-            self._started = True
-            self._thread.start()
-        return self
 
     def stop(self) -> None:
         self._stopping = True
@@ -349,17 +322,6 @@ class UdpEchoServer(_Waitable):
         if self._started:
             self._thread.join(timeout=5)
         self._sock.close()
-
-    def __enter__(self) -> UdpEchoServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def wait_datagrams(self, count: int, timeout: float = 5.0) -> None:
         """Block until at least *count* datagrams were received."""
