@@ -19,6 +19,10 @@ class Action:
     token: int = field(default=0, init=False)
     #: the runtime writes the output queued so far before performing this action
     flush_output_first: ClassVar[bool] = False
+    #: the runtime's handler keeps its own order with work deferred until the output
+    #: is written (`Runtime.after_output`); for every other action that work is done
+    #: first, so side effects keep the order the engine asked for them in
+    defer_aware: ClassVar[bool] = False
 
 
 @dataclass(eq=False)

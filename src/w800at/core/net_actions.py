@@ -16,6 +16,7 @@ Link kinds are the spec's type strings: "TCP", "UDP", "SSL", "TCPv6", "UDPv6", "
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .actions import Action
 
@@ -107,6 +108,8 @@ class Send(Action):
     link_id: int
     data: bytes
     addr: tuple[str, int] | None = None
+
+    defer_aware: ClassVar[bool] = True
 
 
 @dataclass(eq=False)

@@ -273,6 +273,11 @@ class NetFeature:
         if addr is not None and isinstance(link, DatagramLink) and not is_ip_literal(addr[0]):
             self.rt.spawn(self._send_named(link, act, addr), act if act.token else None)
             return
+        if isinstance(link, StreamLink) and link.can_send_later(len(act.data)):
+            # the answer is known: let the host have it before the kernel moves the bytes
+            self._done(act, link.send_later(act.data, self.rt.after_output))
+            return
+        self.rt.run_deferred()  # keep the order with sends put off earlier in this pump
         try:
             r = link.send(act.data, addr if isinstance(link, DatagramLink) else None)
         except OSError as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Callable
 from typing import Any, Protocol
 
 log = logging.getLogger("w800at.net")
@@ -115,6 +116,8 @@ class StreamLink(Link, asyncio.Protocol):
         super().__init__(owner, link_id, kind)
         self._drain: list[tuple[asyncio.Future[int], int]] = []
         self._blocked = False
+        #: bytes accepted by `send_later` and not yet handed to the transport
+        self._later = 0
         #: set by connection_made when a post-handshake check failed (SSL name)
         self.error: BaseException | None = None
         #: called first in connection_made (SSL: the certificate name check)
@@ -174,6 +177,33 @@ class StreamLink(Link, asyncio.Protocol):
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._drain.append((fut, len(data)))
         return fut
+
+    def can_send_later(self, n: int) -> bool:
+        """Whether a send of ``n`` bytes is sure to complete at once (see `send_later`)."""
+        t = self.transport
+        return (t is not None and not self.closing and not self._blocked
+                and not t.is_closing()
+                and t.get_write_buffer_size() + self._later + n <= STACK_SEND_BUFFER)
+
+    def send_later(self, data: bytes, later: Callable[[Callable[[], None]], None]) -> int:
+        """Accept ``data`` now and write it when ``later`` says (after the host's answer).
+
+        Only when `can_send_later`: the buffer stays under its mark, so the send
+        completes at once exactly as `send` would have.  Transport errors arrive
+        through ``connection_lost`` either way, never from ``write``.
+        """
+        self._later += len(data)
+
+        def write() -> None:
+            self._later -= len(data)
+            t = self.transport
+            if self.closing or t is None or t.is_closing():
+                log.debug("link %d closed before a deferred write", self.link_id)
+                return
+            t.write(data)
+
+        later(write)
+        return len(data)
 
     def _fail_waiters(self, exc: BaseException) -> None:
         waiters, self._drain = self._drain, []

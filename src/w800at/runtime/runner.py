@@ -44,6 +44,7 @@ class Runtime:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._pumping = False
+        self._deferred: list[Callable[[], None]] = []
         self._reset_hooks: list[Callable[[], None]] = []
         self._close_hooks: list[Callable[[], Any]] = []
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -77,6 +78,29 @@ class Runtime:
             self._host_holds.discard(reason)
             if not self._host_holds:
                 self.channel.resume_reading()
+
+    def after_output(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once the current pump has written its output to the host.
+
+        For work whose outcome the engine already knows.  A send that a link's
+        buffer is sure to take answers ``SEND OK`` at once; handing the bytes to the
+        kernel after that write lets the host read its answer while the socket send
+        runs, instead of after it.  Deferred work still runs in the same loop
+        callback, and before any later action that is not `Action.defer_aware`.
+        """
+        self._deferred.append(fn)
+        if not self._pumping:
+            self.run_deferred()
+
+    def run_deferred(self) -> None:
+        """Do the work `after_output` put off, in order (now, whatever the output)."""
+        while self._deferred:
+            work, self._deferred = self._deferred, []
+            for fn in work:
+                try:
+                    fn()
+                except Exception:
+                    log.exception("deferred work failed")
 
     def complete(self, action: Action, result: object) -> None:
         """Report the result of an action a task waits on."""
@@ -155,11 +179,14 @@ class Runtime:
                     if act.flush_output_first and pending:
                         self.channel.write(b"".join(pending))
                         pending.clear()
+                    if self._deferred and not act.defer_aware:
+                        self.run_deferred()
                     self._perform(act)
         finally:
             self._pumping = False
             if pending:
                 self.channel.write(pending[0] if len(pending) == 1 else b"".join(pending))
+            self.run_deferred()
         self._rearm()
 
     def _perform(self, act: Action) -> None:
