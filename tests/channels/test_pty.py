@@ -208,3 +208,51 @@ def test_pty_bytes_written_just_before_close_are_delivered(tmp_path: Path) -> No
             await ch.close()
 
     asyncio.run(main())
+
+
+def test_pty_reads_on_after_a_full_read_but_not_once_paused(tmp_path: Path) -> None:
+    """A host write bigger than the line discipline's 4 KiB arrives in several reads.
+
+    The channel reads on in the same callback (no loop round per 4 KiB), yet stops the
+    moment the runtime pauses it (flow control): nothing is delivered while paused,
+    and on resume everything arrives, in order.
+    """
+    link = str(tmp_path / "readon.tty")
+    payload = os.urandom(20_000)
+
+    class PausingEvents(RecordingEvents):
+        def __init__(self) -> None:
+            super().__init__()
+            self.channel: PtyChannel | None = None
+            self.chunks: list[int] = []
+
+        def data(self, data: bytes) -> None:
+            self.chunks.append(len(data))
+            super().data(data)
+            if len(self.chunks) == 1 and self.channel is not None:
+                self.channel.pause_reading()
+
+    async def main() -> None:
+        ev = PausingEvents()
+        ch = PtyChannel(link)
+        ev.channel = ch
+        await ch.start(ev)
+        try:
+            ser = await asyncio.to_thread(serial.Serial, link, 115200, timeout=1)
+            await ev.wait_for(lambda: ev.count("attached") == 1)
+            # the write blocks while the module is paused: it runs in a thread
+            writing = asyncio.ensure_future(asyncio.to_thread(ser.write, payload))
+            await ev.wait_for(lambda: len(ev.chunks) == 1)
+            await asyncio.sleep(0.2)  # paused: the rest waits in the kernel
+            assert len(ev.chunks) == 1 and 0 < ev.chunks[0] <= 4095
+            ch.resume_reading()
+            got = await ev.wait_bytes(len(payload))
+            await writing
+            assert got == payload
+            # full reads are followed at once: fewer loop rounds than reads
+            assert len(ev.chunks) >= len(payload) // 4095
+            await asyncio.to_thread(ser.close)
+        finally:
+            await ch.close()
+
+    asyncio.run(main())

@@ -22,6 +22,11 @@ class FdReader:
         self._paused = False
         self._watching = False
 
+    @property
+    def watching(self) -> bool:
+        """Whether the fd is read now (wanted and not paused)."""
+        return self._watching
+
     def start(self) -> None:
         self._wanted = True
         self._sync()

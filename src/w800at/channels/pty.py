@@ -32,6 +32,10 @@ from .base import ChannelEvents
 log = logging.getLogger("w800at.channel")
 
 READ_CHUNK = 65536
+#: what one read of a PTY master returns at most: Linux's N_TTY buffer (4 KiB) less one
+N_TTY_CHUNK = 4095
+#: full reads taken in one loop callback before yielding to the other callbacks
+READ_ON_MAX = 16
 POLL_INTERVAL = 0.02
 
 
@@ -220,20 +224,35 @@ class PtyChannel:
             os.close(fd)
 
     def _on_readable(self) -> None:
-        assert self._master is not None and self._events is not None
+        # The line discipline hands over at most N_TTY_CHUNK bytes at a time.  A full
+        # read means the host is mid-write and the kernel moves the rest over while we
+        # process this part: read on in the same callback instead of another loop
+        # round (bounded, so a host streaming without pause cannot starve the links).
+        for _ in range(READ_ON_MAX):
+            data = self._read()
+            if data is None:
+                return
+            assert self._events is not None
+            self._events.data(data)
+            if len(data) < N_TTY_CHUNK or self._reader is None or not self._reader.watching:
+                return
+
+    def _read(self) -> bytes | None:
+        """One non-blocking read of the master; None if nothing (or the host left)."""
+        assert self._master is not None
         try:
             data = os.read(self._master, READ_CHUNK)
         except (BlockingIOError, InterruptedError):
-            return
+            return None
         except OSError as exc:
             if exc.errno == errno.EIO:
                 self._detach()
-                return
+                return None
             raise
         if not data:  # not expected from a PTY master, but do not spin on it
             self._detach()
-            return
-        self._events.data(data)
+            return None
+        return data
 
     def _on_write_gone(self, exc: OSError) -> None:
         log.debug("pty: write failed (%s); treating as detached", exc)
