@@ -204,3 +204,26 @@ def test_lenient_eol_still_checks_length_and_prefix() -> None:
     assert h.send(b"at\r") == err(0x01030000)
     assert h.send(b"AT" + b"X" * 255 + b"\n") == err(0x01010000)
     h.check()
+
+
+def test_a_repeated_set_line_binds_against_the_signature_of_the_moment() -> None:
+    """Bindings are remembered per line text (drivers repeat AT+CIPSEND=...), but never
+    across a change of the command's parameters: AT+CIPSEND=4 is a length in single
+    mode and a link ID (with the length missing) in multi mode."""
+    h = Harness()
+    h.join()
+    assert h.send(b"ATE0\r\n") == b"ATE0\r\n" + OK
+    assert h.send(b"AT+SYSLOG=1\r\n") == OK
+    single = err(0x010A0000)  # bound: length 4; no link 0 open -> exec failed
+    multi = err(0x01060000)  # link 4, length missing -> parameter count
+    for _ in range(2):
+        assert h.send(b"AT+CIPSEND=4\r\n") == single
+        assert h.send(b"AT+CIPSEND=4\r\n") == single
+        assert h.send(b"AT+CIPMUX=1\r\n") == OK
+        assert h.send(b"AT+CIPSEND=4\r\n") == multi
+        assert h.send(b"AT+CIPSEND=4\r\n") == multi
+        assert h.send(b"AT+CIPMUX=0\r\n") == OK
+    # a line that does not bind is answered the same way every time
+    for _ in range(3):
+        assert h.send(b"AT+CIPSEND=0\r\n") == err(0x01070000)
+    h.check()

@@ -26,10 +26,17 @@ _REMOTE = (Str("remote_host", 64, optional=True), Int("remote_port", 0, 65535, o
 
 
 def _params(max_len: int | None) -> Callable[[Engine], tuple[Param, ...]]:
+    made: dict[tuple[int, int, bool], tuple[Param, ...]] = {}  # every send binds these
+
     def params(m: Engine) -> tuple[Param, ...]:
-        length = Int("length", 1, max_len if max_len is not None else m.profile.max_send)
-        head = (Int("link_id", 0, m.profile.max_links - 1),) if links_of(m).multi else ()
-        return (*head, length, *_REMOTE)
+        key = (m.profile.max_send, m.profile.max_links, links_of(m).multi)
+        sig = made.get(key)
+        if sig is None:
+            max_send, max_links, multi = key
+            length = Int("length", 1, max_len if max_len is not None else max_send)
+            head = (Int("link_id", 0, max_links - 1),) if multi else ()
+            sig = made[key] = (*head, length, *_REMOTE)
+        return sig
 
     return params
 
@@ -54,15 +61,16 @@ def _target(m: Engine, a: Args) -> tuple[int, tuple[str, int] | None]:
 
 def _send(m: Engine, a: Args, escaped: bool) -> Task:
     link_id, addr = _target(m, a)
-    link = links_of(m).get(link_id)
+    table = links_of(m)
+    link = table.get(link_id)
     data = yield Payload(a.int("length"), escaped)
     assert isinstance(data, bytes)
     m.emit(render.recv_bytes(len(data)))
-    if link is None or links_of(m).get(link_id) is not link or link.state is not LinkState.OPEN:
+    if link is None or table.get(link_id) is not link or link.state is not LinkState.OPEN:
         # spec: "the connection is disconnected during data transmission: ERROR"
         raise CommandError(ErrCode.EXEC_FAILED, f"link {link_id} closed during the payload")
     res = yield Send(link_id, data, addr)
-    links_of(m).touch(link)
+    table.touch(link)
     return Final.SEND_FAIL if isinstance(res, BaseException) else Final.SEND_OK
 
 

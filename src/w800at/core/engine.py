@@ -27,7 +27,7 @@ from . import render
 from .actions import Action, Payload, SaveSettings, Sleep, Wait
 from .errors import CommandError, ErrCode
 from .options import ModuleOptions
-from .params import bind, parse_tokens
+from .params import Args, Signature, bind, parse_tokens
 from .registry import COMMANDS, Final, Task
 from .settings import Settings, declare
 from .state import Station
@@ -38,6 +38,8 @@ log = logging.getLogger("w800at.engine")
 MAX_LINE = 256
 #: what we keep of an over-long line (it is answered ERROR anyway)
 _LINE_KEEP = MAX_LINE + 2
+#: distinct set-command texts whose binding is remembered (see `Engine._bind`)
+_BIND_MEMO = 64
 
 SYSLOG = declare("syslog", 0, "never")
 
@@ -119,6 +121,7 @@ class Engine:
         self._next_token = 1
         self._payload: _PayloadReader | None = None
         self._data_sink: DataSink | None = None
+        self._bound: dict[str, tuple[Signature, Args]] = {}
         #: per-feature state objects, keyed by the feature's name (links, server, ...)
         self.parts: dict[str, Any] = {}
 
@@ -375,10 +378,25 @@ class Engine:
         if rest.startswith("="):
             if cmd.set is None:
                 raise CommandError(ErrCode.UNSUPPORTED, f"AT{name} has no set form")
-            args = bind(cmd.signature(self), parse_tokens(rest[1:]))
+            args = self._bind(name, rest, cmd.signature(self))
             self._need_ip(cmd.needs_ip)
             return cmd.set(self, args)
         raise CommandError(ErrCode.PARAM_PARSE, f"cannot parse AT{text}")
+
+    def _bind(self, name: str, rest: str, sig: Signature) -> Args:
+        """`bind` the text after ``=``, remembering the result for the same text and
+        signature: a driver repeats the same few lines (``AT+CIPSEND=0,5760``) all day.
+        Binding is a pure function of the two and `Args` is read-only, so a hit is
+        exactly what binding again would give."""
+        key = name + rest
+        hit = self._bound.get(key)
+        if hit is not None and hit[0] is sig:
+            return hit[1]
+        args = bind(sig, parse_tokens(rest[1:]))
+        if len(self._bound) >= _BIND_MEMO:
+            self._bound.clear()
+        self._bound[key] = (sig, args)
+        return args
 
     def _need_ip(self, needs_ip: bool) -> None:
         if needs_ip and not self.station.has_ip:

@@ -410,10 +410,9 @@ class LinkTable:
 
 def links_of(engine: Engine) -> LinkTable:
     """The engine's link table, created on first use."""
-    table = engine.parts.get("links")
+    table: LinkTable | None = engine.parts.get("links")  # on every send: no isinstance
     if table is None:
         table = engine.parts["links"] = LinkTable(engine)
-    assert isinstance(table, LinkTable)
     return table
 
 
