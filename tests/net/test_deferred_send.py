@@ -75,19 +75,32 @@ def test_deferred_sends_reach_the_peer_in_order_before_a_close_of_the_same_pump(
     run(main)
 
 
-def test_a_send_past_the_mark_waits_for_the_sends_deferred_before_it() -> None:
+def test_a_send_after_the_mark_waits_for_the_sends_deferred_before_it() -> None:
     async def main(rt: RecordingRuntime) -> None:
         with TcpSinkServer() as srv:
             await rt.ok(Connect(0, "TCP", "127.0.0.1", srv.port))
+            big = os.urandom(3 * net_links.STACK_SEND_BUFFER)  # fills the stack's buffer
             small = os.urandom(100)
-            big = os.urandom(3 * net_links.STACK_SEND_BUFFER)  # cannot be answered at once
             link = rt.net().links[0]
             assert isinstance(link, StreamLink)
-            assert link.can_send_later(len(small)) and not link.can_send_later(len(big))
-            rt.engine.act(Send(0, small))
+            assert link.can_send_later()
+            paths: list[str] = []
+            real_send, real_later = link.send, link.send_later
+
+            def send(data: bytes, addr: Any) -> Any:
+                paths.append("now")
+                return real_send(data, addr)
+
+            def send_later(data: bytes, later: Any) -> int:
+                paths.append("later")
+                return real_later(data, later)
+
+            link.send, link.send_later = send, send_later  # type: ignore[method-assign]
             rt.engine.act(Send(0, big))
+            rt.engine.act(Send(0, small))  # past the mark once big is counted: not put off
             rt.pump()
+            assert paths == ["later", "now"]
             await asyncio.to_thread(srv.wait_bytes, len(small) + len(big))
-            assert srv.connection(0).sha256 == hashlib.sha256(small + big).hexdigest()
+            assert srv.connection(0).sha256 == hashlib.sha256(big + small).hexdigest()
 
     run(main)

@@ -430,3 +430,43 @@ def test_client_link_held_until_engine_has_it() -> None:
             await rt.until(lambda: bytes(rt.links.data.get(0, b"")) == b"early bird")
 
     run(main)
+
+
+def test_a_send_that_times_out_is_never_sent() -> None:
+    """so_sndtimeo: the stack had no room for the data within the time, so it was not
+    taken (SEND FAIL) and never goes out, even once the peer reads again."""
+    async def main(rt: RecordingRuntime) -> None:
+        stuck = _Stuck()
+        try:
+            await rt.ok(Connect(0, "TCP", "127.0.0.1", stuck.port, opts=SockOpts(sndtimeo=100)))
+            conn = stuck.accept()
+            link = rt.net().links[0]
+            assert isinstance(link, StreamLink)
+            sent = bytearray()
+            while True:  # fill the stack: the first send it cannot take waits
+                chunk = b"z" * 65536
+                r = link.send(chunk, None)
+                if not isinstance(r, int):
+                    break
+                sent += chunk
+            r.cancel()  # withdraw the probe: it was never written
+            r2 = await rt.result(Send(0, b"LATE"))
+            assert isinstance(r2, TimeoutError)
+            await rt.ok(SetSockOpts(0, SockOpts(sndtimeo=0)))
+            token = rt.do(Send(0, b"NEXT"))  # waits for room, then goes out
+            got = bytearray()
+            conn.setblocking(False)
+            while token not in rt.results or len(got) < len(sent) + 4:
+                try:
+                    data = conn.recv(1 << 20)
+                except BlockingIOError:
+                    await asyncio.sleep(0.001)
+                    continue
+                assert data, "the link closed"
+                got += data
+            assert rt.results[token] == 4
+            assert bytes(got) == bytes(sent) + b"NEXT"  # no LATE, no probe
+        finally:
+            stuck.close()
+
+    run(main)

@@ -273,7 +273,7 @@ class NetFeature:
         if addr is not None and isinstance(link, DatagramLink) and not is_ip_literal(addr[0]):
             self.rt.spawn(self._send_named(link, act, addr), act if act.token else None)
             return
-        if isinstance(link, StreamLink) and link.can_send_later(len(act.data)):
+        if isinstance(link, StreamLink) and link.can_send_later():
             # the answer is known: let the host have it before the kernel moves the bytes
             self._done(act, link.send_later(act.data, self.rt.after_output))
             return
@@ -307,6 +307,7 @@ class NetFeature:
         try:
             return await asyncio.wait_for(asyncio.shield(fut), sndtimeo / 1000)
         except TimeoutError:
+            fut.cancel()  # withdrawn: the data is never sent
             raise TimeoutError(f"send not taken by the stack within {sndtimeo} ms") from None
 
     def close(self, act: Close) -> None:

@@ -7,17 +7,20 @@ table and pumps.
 
 Send completion: the module says ``SEND OK`` once data is "sent to the protocol stack",
 which has a send buffer of its own.  The transport's buffer plays that part, up to
-`STACK_SEND_BUFFER` bytes: a `Send` that leaves the buffer below that mark completes
-at once (so ``SEND OK`` comes before any ``+IPD`` the data provokes, even on SSL
-links, whose transport holds records for a loop iteration).  Past the mark the
-transport calls ``pause_writing`` and the `Send` completes when it drains
-(``resume_writing``), or fails after ``sndtimeo`` ms (0: no limit) or when the link
-dies.
+`STACK_SEND_BUFFER` bytes.  While the buffer is at or below that mark a `Send` is
+written at once and completes (so ``SEND OK`` comes before any ``+IPD`` the data
+provokes, even on SSL links, whose transport holds records for a loop iteration).
+Past the mark the transport calls ``pause_writing``: later sends wait in order,
+outside the stack, and each is written and completes when the buffer has drained
+(``resume_writing``).  A waiting send that runs out of ``sndtimeo`` ms (0: no limit)
+is dropped unsent, as the stack refuses data it has no room for (``SEND FAIL``);
+all waiting sends fail when the link dies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import ssl
 from collections.abc import Callable
@@ -114,7 +117,9 @@ class StreamLink(Link, asyncio.Protocol):
 
     def __init__(self, owner: LinkOwner, link_id: int, kind: str) -> None:
         super().__init__(owner, link_id, kind)
-        self._drain: list[tuple[asyncio.Future[int], int]] = []
+        #: sends waiting for room in the stack (the buffer is past its mark), in order
+        self._waiting: collections.deque[tuple[asyncio.Future[int], bytes]] = (
+            collections.deque())
         self._blocked = False
         #: bytes accepted by `send_later` and not yet handed to the transport
         self._later = 0
@@ -159,36 +164,52 @@ class StreamLink(Link, asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._blocked = False
-        waiters, self._drain = self._drain, []
-        for fut, n in waiters:
-            if not fut.done():
-                fut.set_result(n)
+        self._write_waiting()
 
     # --- sending
 
     def send(self, data: bytes, addr: tuple[str, int] | None) -> int | asyncio.Future[int]:
-        """Write; return the count if the stack's buffer took it, else a future for it."""
+        """Hand ``data`` to the stack: the count if it took it now, else a future for it
+        (cancel the future to withdraw the data: it is then never sent)."""
         t = self.transport
         if t is None or self.closing or t.is_closing():
             raise LinkGone(f"link {self.link_id} is not open")
-        t.write(data)
-        if not self._blocked:
+        if not self._blocked and not self._waiting:
+            t.write(data)
             return len(data)
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._drain.append((fut, len(data)))
+        self._waiting.append((fut, data))
         return fut
 
-    def can_send_later(self, n: int) -> bool:
-        """Whether a send of ``n`` bytes is sure to complete at once (see `send_later`)."""
+    def _write_waiting(self, all_of_them: bool = False) -> None:
+        """Room again: write waiting sends, in order, until the buffer is past its mark."""
+        while self._waiting and (all_of_them or not self._blocked) and not self.closing:
+            fut, data = self._waiting.popleft()
+            if fut.done():  # withdrawn (send timeout): never sent
+                continue
+            self.transport.write(data)  # may call pause_writing at once
+            fut.set_result(len(data))
+
+    def close(self) -> None:
+        """Graceful: what the host handed over goes out before the FIN (as the module
+        works through its queue before the close); `abort` drops it."""
+        t = self.transport
+        if t is not None and not self.closing and not t.is_closing():
+            self._write_waiting(all_of_them=True)
+        super().close()
+
+    def can_send_later(self) -> bool:
+        """Whether a send is sure to be taken at once by `send` (see `send_later`): the
+        buffer, counting the sends already put off, is not past its mark."""
         t = self.transport
         return (t is not None and not self.closing and not self._blocked
-                and not t.is_closing()
-                and t.get_write_buffer_size() + self._later + n <= STACK_SEND_BUFFER)
+                and not self._waiting and not t.is_closing()
+                and t.get_write_buffer_size() + self._later <= STACK_SEND_BUFFER)
 
     def send_later(self, data: bytes, later: Callable[[Callable[[], None]], None]) -> int:
         """Accept ``data`` now and write it when ``later`` says (after the host's answer).
 
-        Only when `can_send_later`: the buffer stays under its mark, so the send
+        Only when `can_send_later`: the buffer is not past its mark, so the send
         completes at once exactly as `send` would have.  Transport errors arrive
         through ``connection_lost`` either way, never from ``write``.
         """
@@ -206,8 +227,8 @@ class StreamLink(Link, asyncio.Protocol):
         return len(data)
 
     def _fail_waiters(self, exc: BaseException) -> None:
-        waiters, self._drain = self._drain, []
-        for fut, _ in waiters:
+        waiting, self._waiting = self._waiting, collections.deque()
+        for fut, _ in waiting:
             if not fut.done():
                 fut.set_exception(exc)
                 fut.exception()  # retrieved: nobody may be waiting any more
