@@ -24,27 +24,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from endpoints import Sink, Source
+from endpoints import Sink, Source, new_event
 from port import Port
 
 HERE = Path(__file__).resolve().parent
 RESPONDER = HERE / "responder.py"
 MB = 1e6
-
-
-@dataclass
-class Figure:
-    name: str
-    value: float  # MB/s, or ms for latencies
-    unit: str
 
 
 def _wait_path(path: Path, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -96,8 +87,8 @@ def relay_up(tmp: Path, payload: bytes) -> float:
 
 
 def relay_down(tmp: Path, payload: bytes) -> float:
-    go = threading.Event()
-    source = _GatedSource(payload, go)
+    go = new_event()
+    source = Source(payload, go)
     link = tmp / f"relay-down-{time.monotonic_ns()}.tty"
     try:
         with _process(["socat", f"PTY,link={link},raw,echo=0", f"TCP:127.0.0.1:{source.port}"],
@@ -110,23 +101,6 @@ def relay_down(tmp: Path, payload: bytes) -> float:
             return _rate(len(payload), t1 - source.start)
     finally:
         source.close()
-
-
-class _GatedSource(Source):
-    """A Source that waits for ``go`` (the host port is open) before sending."""
-
-    def __init__(self, payload: bytes, go: threading.Event) -> None:
-        self.go = go
-        super().__init__(payload)
-
-    def _run(self) -> None:
-        conn, _ = self.lsock.accept()
-        self.conn = conn
-        self.go.wait(60)
-        self.start = time.perf_counter()
-        with contextlib.suppress(OSError):
-            conn.sendall(self.payload)
-        self.sent.set()
 
 
 # ------------------------------------------------------------------ the module
@@ -166,8 +140,8 @@ class Module:
             sink.close()
 
     def ipd(self, payload: bytes) -> float:
-        go = threading.Event()
-        source = _GatedSource(payload, go)
+        go = new_event()
+        source = Source(payload, go)
         try:
             self.start(source.port)
             go.set()
@@ -193,8 +167,8 @@ class Module:
             source.close()
 
     def passive(self, payload: bytes) -> float:
-        go = threading.Event()
-        source = _GatedSource(payload, go)
+        go = new_event()
+        source = Source(payload, go)
         p = self.p
         try:
             p.command(b"AT+CIPRECVMODE=1")
@@ -248,8 +222,8 @@ class Module:
             sink.close()
 
     def passthrough_down(self, payload: bytes) -> float:
-        go = threading.Event()
-        source = _GatedSource(payload, go)
+        go = new_event()
+        source = Source(payload, go)
         try:
             self._enter_passthrough(source.port)
             go.set()
@@ -284,16 +258,26 @@ def _at_median(p: Port, rounds: int) -> float:
     return statistics.median(times) * 1000
 
 
-def responder(tmp: Path, rounds: int, payload: bytes, step: int) -> tuple[float, float]:
-    """(AT median ms, CIPSEND MB/s) of the minimal responder."""
+def responder_at(tmp: Path, rounds: int) -> float:
+    """AT median (ms) of the minimal responder."""
     link = tmp / f"responder-{time.monotonic_ns()}.tty"
     with _process([sys.executable, str(RESPONDER), str(link)], link):
         p = Port(str(link))
         try:
-            median = _at_median(p, rounds)
+            return _at_median(p, rounds)
+        finally:
+            p.close()
+
+
+def responder_cipsend(tmp: Path, payload: bytes, step: int) -> float:
+    """AT+CIPSEND throughput (MB/s) of the minimal responder."""
+    link = tmp / f"responder-{time.monotonic_ns()}.tty"
+    with _process([sys.executable, str(RESPONDER), str(link)], link):
+        p = Port(str(link))
+        try:
             t0 = time.perf_counter()
             _cipsend_loop(p, payload, step)
-            return median, _rate(len(payload), time.perf_counter() - t0)
+            return _rate(len(payload), time.perf_counter() - t0)
         finally:
             p.close()
 
@@ -305,17 +289,38 @@ def _w800at() -> list[str]:
     return [sys.executable, "-c", "import sys; from w800at.cli import main; sys.exit(main())"]
 
 
-def best(fn: Callable[[], float], repeat: int, higher: bool) -> float:
-    """Best of ``repeat`` runs: this VM's scheduling noise only ever slows a run down."""
-    runs = [fn() for _ in range(repeat)]
-    return max(runs) if higher else min(runs)
+TARGETS = [
+    # (module figure, baseline figure, floor ratio, "higher is better")
+    ("module AT median", "responder AT median", 1.5, False),
+    ("module CIPSEND x{max_send}", "relay up", 0.3, True),
+    ("module CIPSEND x{max_send}", "responder CIPSEND x{max_send}", None, True),
+    # what the protocol's round trips leave to any Python process behind this PTY
+    ("responder CIPSEND x{max_send}", "relay up", None, True),
+    ("module +IPD receive", "relay down", 0.8, True),
+    ("module CIPRECVDATA", "relay down", None, True),
+    ("module passthrough up", "relay up", 0.8, True),
+    ("module passthrough down", "relay down", 0.8, True),
+]
+
+#: a (module, baseline) pair measured back to back -> [(module value, baseline value)]
+Pairs = dict[tuple[str, str], list[tuple[float, float]]]
 
 
-def run_module(tmp: Path, payload: bytes, profile: str, rounds: int,
-               record: Callable[[str, float, str], None], only: str = "",
-               prefix: tuple[str, ...] = (), repeat: int = 1) -> None:
+def run_round(tmp: Path, payload: bytes, profile: str, rounds: int, pairs: Pairs,
+              record: Callable[[str, float, str], None], only: str = "",
+              prefix: tuple[str, ...] = ()) -> None:
+    """One round: every module step, each right after the baselines it is compared
+    with (so that a slow or fast moment of this shared machine hits both sides)."""
     from w800at.profiles import get_profile
 
+    max_send = get_profile(profile).max_send
+    baselines: dict[str, tuple[Callable[[], float], str]] = {
+        "relay up": (lambda: relay_up(tmp, payload), "MB/s"),
+        "relay down": (lambda: relay_down(tmp, payload), "MB/s"),
+        "responder AT median": (lambda: responder_at(tmp, rounds), "ms"),
+        f"responder CIPSEND x{max_send}":
+            (lambda: responder_cipsend(tmp, payload, max_send), "MB/s"),
+    }
     link = tmp / "w800.tty"
     store = tmp / "store"
     cfg = tmp / "bench.toml"
@@ -325,11 +330,11 @@ def run_module(tmp: Path, payload: bytes, profile: str, rounds: int,
     with _process(args, link):
         port = Port(str(link))
         try:
-            m = Module(port, get_profile(profile).max_send)
+            m = Module(port, max_send)
             m.setup()
             steps: list[tuple[str, Callable[[], float], str]] = [
                 ("module AT median", lambda: m.at_median(rounds), "ms"),
-                (f"module CIPSEND x{m.max_send}", lambda: m.cipsend(payload), "MB/s"),
+                (f"module CIPSEND x{max_send}", lambda: m.cipsend(payload), "MB/s"),
                 ("module +IPD receive", lambda: m.ipd(payload), "MB/s"),
                 ("module CIPRECVDATA", lambda: m.passive(payload), "MB/s"),
                 ("module passthrough up", lambda: m.passthrough_up(payload), "MB/s"),
@@ -338,42 +343,39 @@ def run_module(tmp: Path, payload: bytes, profile: str, rounds: int,
             for name, fn, unit in steps:
                 if only and only not in name:
                     continue
+                bases = [b.format(max_send=max_send) for mod, b, _, _ in TARGETS
+                         if mod.format(max_send=max_send) == name]
+                base_values = {}
+                for b in bases:
+                    bfn, bunit = baselines[b]
+                    base_values[b] = bfn()
+                    record(b, base_values[b], bunit)
+                for x, y, _, _ in TARGETS:  # two baselines measured back to back
+                    x, y = x.format(max_send=max_send), y.format(max_send=max_send)
+                    if x in base_values and y in base_values:
+                        pairs.setdefault((x, y), []).append((base_values[x], base_values[y]))
                 try:
-                    record(name, best(fn, repeat, unit != "ms"), unit)
+                    value = fn()
                 except Exception as exc:  # report and go on: one missing command != no bench
                     print(f"  {name}: FAILED ({type(exc).__name__}: {exc})", flush=True)
-                    port.buf.clear()
-                    time.sleep(0.2)
-                    with contextlib.suppress(Exception):
-                        port.write(b"+++")
-                        time.sleep(0.1)
-                        port.command(b"AT+CIPCLOSE", ok=b"\r\n", timeout=2)
-                    port.buf.clear()
+                    _recover(port)
+                    continue
+                record(name, value, unit)
+                for b, bv in base_values.items():
+                    pairs.setdefault((name, b), []).append((value, bv))
         finally:
             port.close()
 
 
-TARGETS = [
-    # (module figure, baseline figure, floor ratio, "higher is better")
-    ("module passthrough up", "relay up", 0.8, True),
-    ("module passthrough down", "relay down", 0.8, True),
-    ("module +IPD receive", "relay down", 0.8, True),
-    ("module CIPSEND x{max_send}", "relay up", 0.3, True),
-    ("module CIPSEND x{max_send}", "responder CIPSEND x{max_send}", None, True),
-    ("module CIPRECVDATA", "relay down", None, True),
-    ("module AT median", "responder AT median", 1.5, False),
-]
-
-
-def _ratio_rows(rounds: list[dict[str, Figure]], max_send: int
-                ) -> list[tuple[str, str, list[float], float | None, bool]]:
-    """Per target: the ratio of every round (module and baseline from the same round)."""
-    rows = []
-    for mod, base, floor, higher in TARGETS:
-        mod, base = mod.format(max_send=max_send), base.format(max_send=max_send)
-        ratios = [r[mod].value / r[base].value for r in rounds if mod in r and base in r]
-        rows.append((mod, base, ratios, floor, higher))
-    return rows
+def _recover(port: Port) -> None:
+    """After a failed step: leave passthrough, close the link, forget the output."""
+    port.buf.clear()
+    time.sleep(0.2)
+    with contextlib.suppress(Exception):
+        port.write(b"+++")
+        time.sleep(0.1)
+        port.command(b"AT+CIPCLOSE", ok=b"\r\n", timeout=2)
+    port.buf.clear()
 
 
 def main() -> int:
@@ -383,7 +385,7 @@ def main() -> int:
     ap.add_argument("--profile", default="w800")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     ap.add_argument("--repeat", type=int, default=5,
-                    help="rounds; each measures relay, responder and module back to back (5)")
+                    help="rounds; in each, every module step runs right after its baselines (5)")
     ap.add_argument("--only", default="", help="run only the module steps whose name has this")
     ap.add_argument("--prefix", default="",
                     help='wrap the module, e.g. "py-spy record -o prof.svg --" (profiling)')
@@ -395,34 +397,30 @@ def main() -> int:
 
     max_send = get_profile(args.profile).max_send
     payload = os.urandom(int(args.size * 1024 * 1024))
-    rounds: list[dict[str, Figure]] = []
+    pairs: Pairs = {}
+    figures: dict[str, list[float]] = {}
+    units: dict[str, str] = {}
+
+    def record(name: str, value: float, unit: str) -> None:
+        figures.setdefault(name, []).append(value)
+        units[name] = unit
+        print(f"  {name:28s} {value:10.3f} {unit}", flush=True)
 
     print(f"w800at bench: {len(payload)} bytes per run, profile {args.profile}, "
           f"{args.repeat} rounds", flush=True)
     with tempfile.TemporaryDirectory(prefix="w800at-bench-") as d:
         tmp = Path(d)
         for n in range(args.repeat):
-            figures: dict[str, Figure] = {}
-
-            def record(name: str, value: float, unit: str, figures: dict[str, Figure] = figures
-                       ) -> None:
-                figures[name] = Figure(name, value, unit)
-                print(f"  {name:28s} {value:10.3f} {unit}", flush=True)
-
             print(f"round {n + 1}", flush=True)
-            if not args.only:
-                record("relay up", relay_up(tmp, payload), "MB/s")
-                record("relay down", relay_down(tmp, payload), "MB/s")
-                at, cipsend = responder(tmp, args.rounds, payload, max_send)
-                record("responder AT median", at, "ms")
-                record(f"responder CIPSEND x{max_send}", cipsend, "MB/s")
-            run_module(tmp, payload, args.profile, args.rounds, record, args.only,
-                       tuple(args.prefix.split()), 1)
-            rounds.append(figures)
+            run_round(tmp, payload, args.profile, args.rounds, pairs, record, args.only,
+                      tuple(args.prefix.split()))
 
-    print("\nratios (module / baseline, median of the per-round ratios, [min - max]):")
+    print("\nratios (module / baseline measured just before it; median of the pairs, "
+          "[min - max]):")
     table = []
-    for mod, base, ratios, floor, higher in _ratio_rows(rounds, max_send):
+    for mod, base, floor, higher in TARGETS:
+        mod, base = mod.format(max_send=max_send), base.format(max_send=max_send)
+        ratios = [m / b for m, b in pairs.get((mod, base), [])]
         if not ratios:
             print(f"  {mod:28s} / {base:28s}   not measured")
             table.append((mod, base, "-", "not measured"))
@@ -439,11 +437,9 @@ def main() -> int:
     if args.markdown:
         print(f"\nmachine: {platform.platform()}, {os.cpu_count()} CPUs, "
               f"Python {platform.python_version()}")
-        names = list(rounds[0]) if rounds else []
-        print("\n| figure (median of rounds) | value |\n|---|---|")
-        for name in names:
-            vals = [r[name].value for r in rounds if name in r]
-            print(f"| {name} | {statistics.median(vals):.3f} {rounds[0][name].unit} |")
+        print("\n| figure (median of all runs) | value |\n|---|---|")
+        for name, vals in figures.items():
+            print(f"| {name} | {statistics.median(vals):.3f} {units[name]} |")
         print("\n| module | baseline | ratio | target |\n|---|---|---|---|")
         for mod, base, r, verdict in table:
             print(f"| {mod} | {base} | {r} | {verdict} |")
