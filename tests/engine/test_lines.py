@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.harness import Harness, both
+from w800at.core.engine import LONE_CR_WAIT
 from w800at.profiles import W800
 
 OK = b"\r\nOK\r\n"
@@ -189,19 +190,45 @@ def test_lenient_eol_accepts_lone_cr_and_lone_lf() -> None:
 def test_lenient_eol_crlf_split_across_reads_is_one_terminator() -> None:
     h = Harness(lenient_eol=True)
     h.send(b"ATE0\r\n")
-    assert h.send(b"AT+CWLAP\r") == b""  # a task starts at the CR
-    assert h.send(b"\n") == b""  # the LF ends the same line: no busy p...
+    assert h.send(b"AT+CWLAP\r") == b""  # CR at the end of a read: wait for an LF
+    assert h.send(b"\n") == b""  # the LF ends the same line, which starts its task
     assert h.advance(1.0) == OK
-    assert h.send(b"AT\r") == OK
-    assert h.send(b"\n") == b""
+    assert h.send(b"AT\r") == b""
+    assert h.send(b"\n") == OK
     h.check()
+
+
+def test_lenient_eol_lone_cr_runs_after_a_short_wait() -> None:
+    h = Harness(lenient_eol=True)
+    h.send(b"ATE0\r\n")
+    assert h.send(b"AT\r") == b""
+    assert h.advance(LONE_CR_WAIT - 0.001) == b""
+    assert h.advance(0.001) == OK
+    # any other byte than LF ends the wait at once: the CR was the terminator
+    assert h.send(b"AT\r") == b""
+    assert h.send(b"AT\r") == OK  # the first AT's OK; the second AT waits
+    assert h.advance(LONE_CR_WAIT) == OK
+    h.check()
+
+
+@pytest.mark.parametrize("eols", [b"\r\n", b"\r", b"\n"], ids=["crlf", "cr", "lf"])
+def test_lenient_eol_echo_does_not_depend_on_how_bytes_arrive(eols: bytes) -> None:
+    """With echo on, CR LF split across reads (as on a slow serial line) echoes both
+    bytes before the answer, exactly as when they arrive together."""
+    def scenario(h: Harness, bytewise: bool) -> bytes:
+        lines = b"AT" + eols + b"AT+CWMODE?" + eols + b"ATE0" + eols
+        return h.send(lines, bytewise=bytewise) + h.advance(LONE_CR_WAIT)
+
+    out = both(scenario, lenient_eol=True)
+    assert out == (b"AT" + eols + OK + b"AT+CWMODE?" + eols + b"+CWMODE:1\r\n" + OK
+                   + b"ATE0" + eols + OK)
 
 
 def test_lenient_eol_still_checks_length_and_prefix() -> None:
     h = Harness(lenient_eol=True)
-    h.send(b"ATE0\r")
-    h.send(b"AT+SYSLOG=1\r")
-    assert h.send(b"at\r") == err(0x01030000)
+    h.send(b"ATE0\r\n")
+    h.send(b"AT+SYSLOG=1\r\n")
+    assert h.send(b"at\r") + h.advance(LONE_CR_WAIT) == err(0x01030000)
     assert h.send(b"AT" + b"X" * 255 + b"\n") == err(0x01010000)
     h.check()
 

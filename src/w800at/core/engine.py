@@ -40,6 +40,10 @@ MAX_LINE = 256
 _LINE_KEEP = MAX_LINE + 2
 #: distinct set-command texts whose binding is remembered (see `Engine._bind`)
 _BIND_MEMO = 64
+#: lenient EOL: how long a CR that ended a read waits for an LF before it ends the line
+#: alone (a byte at 1200 baud takes 8.3 ms; a host typing CR-only lines never notices)
+LONE_CR_WAIT = 0.02
+_EOL_KEY = ("eol", "lone CR")
 
 SYSLOG = declare("syslog", 0, "never")
 
@@ -114,7 +118,7 @@ class Engine:
         self._line = bytearray()
         self._line_over = False
         self._line_tail = b""
-        self._lf_pending = False
+        self._cr_held = False
         self._busy_partial = False
         self._foreground: _Running | None = None
         self._waiting: dict[int, _Running] = {}
@@ -242,7 +246,7 @@ class Engine:
         self.mode = Mode.BOOTING
         self._line.clear()
         self._line_over = False
-        self._lf_pending = False
+        self._cr_held = False
         self._busy_partial = False
         self._payload = None
         self._data_sink = None
@@ -273,10 +277,14 @@ class Engine:
     # --- command lines
 
     def _feed_lines(self, data: bytes, pos: int) -> int:
-        if self._lf_pending:  # lenient: CR ended the last chunk; this LF belongs to it
-            self._lf_pending = False
-            if data[pos] == 10 and not self._line:
-                return pos + 1
+        if self._cr_held:  # lenient: the last chunk ended in CR; an LF now belongs to it
+            self._cr_held = False
+            self.cancel_timer(_EOL_KEY)
+            if data[pos] == 10:
+                self._keep(data, pos, pos + 1)
+                pos += 1
+            self._end_line()
+            return pos
         i = _find_eol_lenient(data, pos) if self.lenient_eol else data.find(b"\n", pos)
         if i < 0:
             self._keep(data, pos, len(data))
@@ -286,8 +294,23 @@ class Engine:
             if end < len(data) and data[end] == 10:
                 end += 1
             elif end == len(data):
-                self._lf_pending = True
+                # Is it CR LF split across reads (a serial line does that), or a lone CR?
+                # Wait for the next byte, briefly, so that the echo and the moment the
+                # line runs do not depend on how the bytes were cut.
+                self._keep(data, pos, end)
+                self._cr_held = True
+                self.set_timer(_EOL_KEY, self.now + LONE_CR_WAIT, self._lone_cr)
+                return end
         self._keep(data, pos, end)
+        self._end_line()
+        return end
+
+    def _lone_cr(self) -> None:
+        self._cr_held = False
+        self._end_line()
+
+    def _end_line(self) -> None:
+        """The line in ``_line`` (terminator included) is complete: run it, or busy."""
         raw = bytes(self._line)
         over = self._line_over
         if over:  # keep a byte more than allowed (so it is too long) and the terminator
@@ -299,7 +322,6 @@ class Engine:
             self.emit(render.BUSY)
         else:
             self._run_line(raw, over)
-        return end
 
     def _keep(self, data: bytes, start: int, end: int) -> None:
         room = _LINE_KEEP - len(self._line)
@@ -465,7 +487,7 @@ class Engine:
             if self.mode is Mode.PAYLOAD:
                 self.mode = Mode.COMMAND
                 self._payload = None
-            if self._line:  # bytes that arrived while busy, with no terminator yet
+            if self._line and not self._cr_held:  # arrived while busy, no terminator yet
                 self._line.clear()
                 self._line_over = False
                 self._busy_partial = True  # answered after the command's final result
