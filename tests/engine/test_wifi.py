@@ -247,7 +247,7 @@ def test_autoconnect_joins_at_boot_in_the_background() -> None:
     h.engine.power_on(h.now)
     assert h.advance(W800.boot_time) == READY
     # the module is not busy while it joins in the background
-    assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:3,""\r\n' + OK
+    assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:3,"lab"\r\n' + OK
     assert h.advance(W800.join_time) == b"WIFI CONNECTED\r\n"
     assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:1,"lab"\r\n' + OK
     assert h.advance(W800.dhcp_time) == JOINED[len(b"WIFI CONNECTED\r\n"):]

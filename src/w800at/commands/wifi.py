@@ -87,6 +87,7 @@ def join(m: Engine, ssid: str, password: str, bssid: str | None, *,
     station, attempt = m.station, m.station.attempt
     m.station.state = WifiState.CONNECTING
     m.station.ap = None
+    m.station.target = ssid
     yield Sleep(m.profile.join_time)
     if _cancelled(m, station, attempt):
         return Final.FAIL
@@ -204,7 +205,12 @@ def _cwlap_s(m: Engine, a: Args) -> Task:
 
 
 def _cwstate_q(m: Engine) -> None:
-    ssid = m.station.ap.ssid if m.station.ap is not None else ""
+    """``<"ssid">`` is the target AP's: the one joined, or the one being joined."""
+    st = m.station
+    if st.state is WifiState.CONNECTING:
+        ssid = st.target
+    else:
+        ssid = st.ap.ssid if st.ap is not None else ""
     m.emit(render.info("+CWSTATE", int(m.station.state), render.q(ssid)))
 
 

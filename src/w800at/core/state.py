@@ -47,6 +47,8 @@ class StationAddresses:
 class Station:
     state: WifiState = WifiState.NOT_STARTED
     ap: AccessPoint | None = None
+    #: the SSID a join in progress is trying (AT+CWSTATE? shows it while connecting)
+    target: str = ""
     addr: StationAddresses | None = None
     #: bumped by every join and every drop: a join whose number is stale was cancelled
     attempt: int = 0
