@@ -301,6 +301,12 @@ class Engine:
                 self._cr_held = True
                 self.set_timer(_EOL_KEY, self.now + LONE_CR_WAIT, self._lone_cr)
                 return end
+        if not self._line and end - pos <= _LINE_KEEP:  # the whole line is in this read
+            if self._foreground is not None:
+                self.emit(render.BUSY)
+            else:
+                self._run_line(data[pos:end], False)
+            return end
         self._keep(data, pos, end)
         self._end_line()
         return end
@@ -432,7 +438,7 @@ class Engine:
 
     def _finish(self, final: Final | None) -> None:
         self.save_if_dirty()
-        self.emit(_FINAL_BYTES[final or Final.OK])
+        self.emit(render.OK if final is None else _FINAL_BYTES[final])
 
     # --- tasks
 
