@@ -30,11 +30,17 @@ def _recvmode_s(m: Engine, a: Args) -> None:
         links_of(m).flush_passive()  # nothing buffered is lost
 
 
+_RECVDATA_SIGS: dict[tuple[int, bool], tuple[Param, ...]] = {}  # built once per shape
+
+
 def _recvdata_params(m: Engine) -> tuple[Param, ...]:
-    length = Int("len", 1, RECV_MAX)
-    if links_of(m).multi:
-        return (Int("link_id", 0, m.profile.max_links - 1), length)
-    return (length,)
+    key = (m.profile.max_links, links_of(m).multi)
+    sig = _RECVDATA_SIGS.get(key)
+    if sig is None:
+        length = Int("len", 1, RECV_MAX)
+        sig = (Int("link_id", 0, key[0] - 1), length) if key[1] else (length,)
+        _RECVDATA_SIGS[key] = sig
+    return sig
 
 
 def _recvdata_s(m: Engine, a: Args) -> Final:
