@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import threading
 import time
 
 from tests.live import LiveModule
@@ -147,9 +148,11 @@ def test_passthrough_up_10mb() -> None:
 
 def test_passthrough_down_10mb() -> None:
     async def main() -> None:
-        with TcpSourceServer(PAYLOAD, after="keep") as srv:
+        go = threading.Event()  # send once the module is in passthrough
+        with TcpSourceServer(PAYLOAD, after="keep", go=go) as srv:
             async with module() as h:
                 await _passthrough(h, srv.port)
+                go.set()
                 data = await h.read(SIZE, timeout=60)
                 assert hashlib.sha256(data).hexdigest() == SHA
 

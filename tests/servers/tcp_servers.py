@@ -267,20 +267,26 @@ class TcpSourceServer(_TcpServer):
 
     ``after`` is ``"shutdown"`` (send FIN but keep reading until the client closes),
     ``"close"`` (close at once) or ``"keep"`` (keep the connection open and read).
+    With ``go``, the payload waits until the test sets it (e.g. until the module is in
+    passthrough: data that came earlier would be +IPD, not raw).
     """
 
     name = "tcp-source"
 
     def __init__(
-        self, payload: bytes, host: str = "127.0.0.1", port: int = 0, *, after: str = "shutdown"
+        self, payload: bytes, host: str = "127.0.0.1", port: int = 0, *, after: str = "shutdown",
+        go: threading.Event | None = None,
     ) -> None:
         if after not in ("shutdown", "close", "keep"):
             raise ValueError(f"after must be shutdown, close or keep, not {after!r}")
         super().__init__(host, port)
         self.payload = payload
         self.after = after
+        self.go = go
 
     def _handle(self, index: int, conn: socket.socket) -> None:
+        if self.go is not None and not self.go.wait(30):
+            return
         conn.sendall(self.payload)
         if self.after == "close":
             return
