@@ -32,7 +32,9 @@ from .base import ChannelEvents
 log = logging.getLogger("w800at.channel")
 
 READ_CHUNK = 65536
-#: what one read of a PTY master returns at most: Linux's N_TTY buffer (4 KiB) less one
+#: a "full" read of a PTY master: Linux's N_TTY buffer (4 KiB) less one, what a read
+#: usually returns while the host writes more (it can return more: the kernel may
+#: refill the buffer during the read)
 N_TTY_CHUNK = 4095
 #: full reads taken in one loop callback before yielding to the other callbacks
 READ_ON_MAX = 16
@@ -224,10 +226,10 @@ class PtyChannel:
             os.close(fd)
 
     def _on_readable(self) -> None:
-        # The line discipline hands over at most N_TTY_CHUNK bytes at a time.  A full
-        # read means the host is mid-write and the kernel moves the rest over while we
-        # process this part: read on in the same callback instead of another loop
-        # round (bounded, so a host streaming without pause cannot starve the links).
+        # The line discipline hands over a few KiB at a time.  A full read means the
+        # host is mid-write and the kernel moves the rest over while we process this
+        # part: read on in the same callback instead of another loop round (bounded,
+        # so a host streaming without pause cannot starve the links).
         for _ in range(READ_ON_MAX):
             data = self._read()
             if data is None:
