@@ -6,6 +6,8 @@ The buffers, the once-only ``+IPD`` notice, the window and the held ``CLOSED`` a
 
 from __future__ import annotations
 
+import functools
+
 from ..core import render
 from ..core.engine import Engine
 from ..core.errors import CommandError, ErrCode
@@ -30,17 +32,14 @@ def _recvmode_s(m: Engine, a: Args) -> None:
         links_of(m).flush_passive()  # nothing buffered is lost
 
 
-_RECVDATA_SIGS: dict[tuple[int, bool], tuple[Param, ...]] = {}  # built once per shape
+@functools.cache  # a passive reader repeats the same line: built once per shape
+def _recvdata_signature(max_links: int, multi: bool) -> tuple[Param, ...]:
+    length = Int("len", 1, RECV_MAX)
+    return (Int("link_id", 0, max_links - 1), length) if multi else (length,)
 
 
 def _recvdata_params(m: Engine) -> tuple[Param, ...]:
-    key = (m.profile.max_links, links_of(m).multi)
-    sig = _RECVDATA_SIGS.get(key)
-    if sig is None:
-        length = Int("len", 1, RECV_MAX)
-        sig = (Int("link_id", 0, key[0] - 1), length) if key[1] else (length,)
-        _RECVDATA_SIGS[key] = sig
-    return sig
+    return _recvdata_signature(m.profile.max_links, links_of(m).multi)
 
 
 def _recvdata_s(m: Engine, a: Args) -> Final:

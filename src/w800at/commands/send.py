@@ -8,6 +8,7 @@ to the runtime as one `Send` whose result decides ``SEND OK`` / ``SEND FAIL``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from ..core import render
@@ -25,18 +26,16 @@ SENDL_MAX = 2**31 - 1
 _REMOTE = (Str("remote_host", 64, optional=True), Int("remote_port", 0, 65535, optional=True))
 
 
-def _params(max_len: int | None) -> Callable[[Engine], tuple[Param, ...]]:
-    made: dict[tuple[int, int, bool], tuple[Param, ...]] = {}  # every send binds these
+@functools.cache  # every send binds these: built once per shape
+def _signature(max_len: int, max_links: int, multi: bool) -> tuple[Param, ...]:
+    head = (Int("link_id", 0, max_links - 1),) if multi else ()
+    return (*head, Int("length", 1, max_len), *_REMOTE)
 
+
+def _params(max_len: int | None) -> Callable[[Engine], tuple[Param, ...]]:
     def params(m: Engine) -> tuple[Param, ...]:
-        key = (m.profile.max_send, m.profile.max_links, links_of(m).multi)
-        sig = made.get(key)
-        if sig is None:
-            max_send, max_links, multi = key
-            length = Int("length", 1, max_len if max_len is not None else max_send)
-            head = (Int("link_id", 0, max_links - 1),) if multi else ()
-            sig = made[key] = (*head, length, *_REMOTE)
-        return sig
+        return _signature(max_len if max_len is not None else m.profile.max_send,
+                          m.profile.max_links, links_of(m).multi)
 
     return params
 

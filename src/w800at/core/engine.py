@@ -302,10 +302,7 @@ class Engine:
                 self.set_timer(_EOL_KEY, self.now + LONE_CR_WAIT, self._lone_cr)
                 return end
         if not self._line and end - pos <= _LINE_KEEP:  # the whole line is in this read
-            if self._foreground is not None:
-                self.emit(render.BUSY)
-            else:
-                self._run_line(data[pos:end], False)
+            self._line_ready(data[pos:end], False)
             return end
         self._keep(data, pos, end)
         self._end_line()
@@ -324,6 +321,10 @@ class Engine:
             raw = raw[: MAX_LINE + 1] + (tail if tail == b"\r\n" else tail[-1:])
         self._line.clear()
         self._line_over = False
+        self._line_ready(raw, over)
+
+    def _line_ready(self, raw: bytes, over: bool) -> None:
+        """A complete line (terminator included): run it, or ``busy p...`` if busy."""
         if self._foreground is not None:
             self.emit(render.BUSY)
         else:
