@@ -91,8 +91,9 @@ def relay_down(tmp: Path, payload: bytes) -> float:
     source = Source(payload, go)
     link = tmp / f"relay-down-{time.monotonic_ns()}.tty"
     try:
-        with _process(["socat", f"PTY,link={link},raw,echo=0", f"TCP:127.0.0.1:{source.port}"],
-                      link):
+        with _process(
+            ["socat", f"PTY,link={link},raw,echo=0", f"TCP:127.0.0.1:{source.port}"], link
+        ):
             port = Port(str(link))
             go.set()
             port.drain_count(len(payload), 60)
@@ -306,9 +307,16 @@ TARGETS = [
 Pairs = dict[tuple[str, str], list[tuple[float, float]]]
 
 
-def run_round(tmp: Path, payload: bytes, profile: str, rounds: int, pairs: Pairs,
-              record: Callable[[str, float, str], None], only: str = "",
-              prefix: tuple[str, ...] = ()) -> None:
+def run_round(
+    tmp: Path,
+    payload: bytes,
+    profile: str,
+    rounds: int,
+    pairs: Pairs,
+    record: Callable[[str, float, str], None],
+    only: str = "",
+    prefix: tuple[str, ...] = (),
+) -> None:
     """One round: every module step, each right after the baselines it is compared
     with (so that a slow or fast moment of this shared machine hits both sides)."""
     from w800at.profiles import get_profile
@@ -318,15 +326,28 @@ def run_round(tmp: Path, payload: bytes, profile: str, rounds: int, pairs: Pairs
         "relay up": (lambda: relay_up(tmp, payload), "MB/s"),
         "relay down": (lambda: relay_down(tmp, payload), "MB/s"),
         "responder AT median": (lambda: responder_at(tmp, rounds), "ms"),
-        f"responder CIPSEND x{max_send}":
-            (lambda: responder_cipsend(tmp, payload, max_send), "MB/s"),
+        f"responder CIPSEND x{max_send}": (
+            lambda: responder_cipsend(tmp, payload, max_send),
+            "MB/s",
+        ),
     }
     link = tmp / "w800.tty"
     store = tmp / "store"
     cfg = tmp / "bench.toml"
     cfg.write_text('[station]\nip = "127.0.0.1"\ngateway = "127.0.0.1"\nnetmask = "255.0.0.0"\n')
-    args = [*prefix, *_w800at(), "serve", "--pty", str(link), "--store", str(store),
-            "--config", str(cfg), "--profile", profile]
+    args = [
+        *prefix,
+        *_w800at(),
+        "serve",
+        "--pty",
+        str(link),
+        "--store",
+        str(store),
+        "--config",
+        str(cfg),
+        "--profile",
+        profile,
+    ]
     with _process(args, link):
         port = Port(str(link))
         try:
@@ -343,8 +364,11 @@ def run_round(tmp: Path, payload: bytes, profile: str, rounds: int, pairs: Pairs
             for name, fn, unit in steps:
                 if only and only not in name:
                     continue
-                bases = [b.format(max_send=max_send) for mod, b, _, _ in TARGETS
-                         if mod.format(max_send=max_send) == name]
+                bases = [
+                    b.format(max_send=max_send)
+                    for mod, b, _, _ in TARGETS
+                    if mod.format(max_send=max_send) == name
+                ]
                 base_values = {}
                 for b in bases:
                     bfn, bunit = baselines[b]
@@ -384,11 +408,18 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=500, help="AT round trips (default 500)")
     ap.add_argument("--profile", default="w800")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table")
-    ap.add_argument("--repeat", type=int, default=5,
-                    help="rounds; in each, every module step runs right after its baselines (5)")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=5,
+        help="rounds; in each, every module step runs right after its baselines (5)",
+    )
     ap.add_argument("--only", default="", help="run only the module steps whose name has this")
-    ap.add_argument("--prefix", default="",
-                    help='wrap the module, e.g. "py-spy record -o prof.svg --" (profiling)')
+    ap.add_argument(
+        "--prefix",
+        default="",
+        help='wrap the module, e.g. "py-spy record -o prof.svg --" (profiling)',
+    )
     args = ap.parse_args()
     if shutil.which("socat") is None:
         print("socat is required (apt-get install socat)", file=sys.stderr)
@@ -406,17 +437,26 @@ def main() -> int:
         units[name] = unit
         print(f"  {name:28s} {value:10.3f} {unit}", flush=True)
 
-    print(f"w800at bench: {len(payload)} bytes per run, profile {args.profile}, "
-          f"{args.repeat} rounds", flush=True)
+    print(
+        f"w800at bench: {len(payload)} bytes per run, profile {args.profile}, {args.repeat} rounds",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="w800at-bench-") as d:
         tmp = Path(d)
         for n in range(args.repeat):
             print(f"round {n + 1}", flush=True)
-            run_round(tmp, payload, args.profile, args.rounds, pairs, record, args.only,
-                      tuple(args.prefix.split()))
+            run_round(
+                tmp,
+                payload,
+                args.profile,
+                args.rounds,
+                pairs,
+                record,
+                args.only,
+                tuple(args.prefix.split()),
+            )
 
-    print("\nratios (module / baseline measured just before it; median of the pairs, "
-          "[min - max]):")
+    print("\nratios (module / baseline measured just before it; median of the pairs, [min - max]):")
     table = []
     for mod, base, floor, higher in TARGETS:
         mod, base = mod.format(max_send=max_send), base.format(max_send=max_send)
@@ -435,8 +475,10 @@ def main() -> int:
         print(f"  {mod:28s} / {base:28s} = {med:6.2f}x {spread:15s} {verdict}")
         table.append((mod, base, f"{med:.2f}x {spread}", verdict))
     if args.markdown:
-        print(f"\nmachine: {platform.platform()}, {os.cpu_count()} CPUs, "
-              f"Python {platform.python_version()}")
+        print(
+            f"\nmachine: {platform.platform()}, {os.cpu_count()} CPUs, "
+            f"Python {platform.python_version()}"
+        )
         print("\n| figure (median of all runs) | value |\n|---|---|")
         for name, vals in figures.items():
             print(f"| {name} | {statistics.median(vals):.3f} {units[name]} |")

@@ -101,8 +101,9 @@ class Port:
 class ServeProcess:
     """One running ``w800at serve``."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], kind: str, store: Path,
-                 path: str | None) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], kind: str, store: Path, path: str | None
+    ) -> None:
         self.proc = proc
         self.kind = kind
         self.store = store
@@ -169,8 +170,7 @@ class ServeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError(
-                    f"w800at serve ignored SIGINT: {self.stderr_text()}") from None
+                raise AssertionError(f"w800at serve ignored SIGINT: {self.stderr_text()}") from None
         self._reader.join(5)
         return self.proc.returncode
 
@@ -181,8 +181,13 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
     started: list[ServeProcess] = []
     counter = [0]
 
-    def start(kind: str = "pty", *extra: str, store: Path | None = None,
-              config: str | None = None, profile: str | None = None) -> ServeProcess:
+    def start(
+        kind: str = "pty",
+        *extra: str,
+        store: Path | None = None,
+        config: str | None = None,
+        profile: str | None = None,
+    ) -> ServeProcess:
         counter[0] += 1
         store = store or tmp_path / "store"
         args = [*SERVE_CMD, "serve", "--store", str(store)]
@@ -202,8 +207,13 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
             args += ["--profile", profile]
         args += list(extra)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
         srv = ServeProcess(proc, kind, store, path)
         started.append(srv)
         srv.wait_started()

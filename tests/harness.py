@@ -22,8 +22,14 @@ from w800at.profiles import W800, Profile
 
 commands.load_all()
 
-LAB_ADDRESSES = StationAddresses(ip="127.0.0.1", gateway="127.0.0.1", netmask="255.0.0.0",
-                                 ip6_ll="fe80::1", ip6_gl="::1", mac="02:00:00:00:00:01")
+LAB_ADDRESSES = StationAddresses(
+    ip="127.0.0.1",
+    gateway="127.0.0.1",
+    netmask="255.0.0.0",
+    ip6_ll="fe80::1",
+    ip6_gl="::1",
+    mac="02:00:00:00:00:01",
+)
 
 
 class Harness:
@@ -38,8 +44,9 @@ class Harness:
     ) -> None:
         self.now = 1000.0
         opts = options or ModuleOptions(addresses=LAB_ADDRESSES)
-        self.engine = Engine(profile, saved=saved, options=opts, now=self.now,
-                             lenient_eol=lenient_eol)
+        self.engine = Engine(
+            profile, saved=saved, options=opts, now=self.now, lenient_eol=lenient_eol
+        )
         self.pending: list[Action] = []
         if boot:
             self.engine.power_on(self.now)

@@ -74,8 +74,9 @@ class Conditions:
                 still.append((pred, fut))
         self._waiters = still
 
-    async def wait(self, pred: Callable[[], bool], timeout: float,
-                   state: Callable[[], str] = lambda: "") -> None:
+    async def wait(
+        self, pred: Callable[[], bool], timeout: float, state: Callable[[], str] = lambda: ""
+    ) -> None:
         """Wait until ``pred()`` holds; on timeout an AssertionError that shows ``state()``."""
         if pred():
             return
@@ -155,8 +156,14 @@ class LiveModule:
     channel: MemoryChannel
     rt: Runtime
 
-    def __init__(self, store_dir: Path | None = None, options: ModuleOptions | None = None,
-                 *, profile: Profile = W800, timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self,
+        store_dir: Path | None = None,
+        options: ModuleOptions | None = None,
+        *,
+        profile: Profile = W800,
+        timeout: float = TIMEOUT,
+    ) -> None:
         self.store_dir = store_dir
         self.options = options or ModuleOptions(addresses=LAB_ADDRESSES, net_timeout=5.0)
         self.profile = profile
@@ -178,8 +185,9 @@ class LiveModule:
             raise
         return self
 
-    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.rt.close()
         if t is None:
             assert self.engine.bugs == [], self.engine.bugs
@@ -242,8 +250,9 @@ class LiveModule:
         await asyncio.sleep(window)
         assert bytes(self.buf) == b""
 
-    async def cmd(self, line: bytes, answer: bytes | None = None,
-                  timeout: float | None = None) -> bytes:
+    async def cmd(
+        self, line: bytes, answer: bytes | None = None, timeout: float | None = None
+    ) -> bytes:
         """Send ``line`` + CRLF; return the output through its final OK or ERROR, the
         echo included when echo is on.  With ``answer``: assert that output is exactly
         the echo (if on) followed by ``answer``."""

@@ -48,9 +48,23 @@ def run_pytest_in(netns: str, node_id: str, env: dict[str, str]) -> None:
     assert ip is not None
     env = dict(os.environ, **env)
     result = subprocess.run(
-        [ip, "netns", "exec", netns, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         node_id],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            ip,
+            "netns",
+            "exec",
+            netns,
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            node_id,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "1 passed" in result.stdout, result.stdout[-3000:]

@@ -15,15 +15,36 @@ from w800at.cli import build_parser, main
 
 
 def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SERVE_CMD, *args], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*SERVE_CMD, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_serve_options_parse() -> None:
-    a = build_parser().parse_args(["serve", "--tcp", "127.0.0.1:0", "--profile", "esp-at",
-                                   "--lenient-eol", "--store", "/tmp/s", "-vv"])
+    a = build_parser().parse_args(
+        [
+            "serve",
+            "--tcp",
+            "127.0.0.1:0",
+            "--profile",
+            "esp-at",
+            "--lenient-eol",
+            "--store",
+            "/tmp/s",
+            "-vv",
+        ]
+    )
     assert (a.tcp, a.profile, a.lenient_eol, a.store, a.verbose) == (
-        "127.0.0.1:0", "esp-at", True, Path("/tmp/s"), 2)
+        "127.0.0.1:0",
+        "esp-at",
+        True,
+        Path("/tmp/s"),
+        2,
+    )
     d = build_parser().parse_args(["serve"])
     assert (d.pty, d.tcp, d.lenient_eol, d.profile, d.baud) == (None, None, False, None, 115200)
 
@@ -83,6 +104,7 @@ def test_sigint_stops_serve_cleanly(serve: Callable[..., ServeProcess]) -> None:
 
 
 def test_python_can_import_cli_without_side_effects() -> None:
-    r = subprocess.run([sys.executable, "-c", "import w800at.cli"], capture_output=True,
-                       text=True, timeout=30)
+    r = subprocess.run(
+        [sys.executable, "-c", "import w800at.cli"], capture_output=True, text=True, timeout=30
+    )
     assert r.returncode == 0 and r.stdout == "" and r.stderr == ""

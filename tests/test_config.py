@@ -60,34 +60,54 @@ def test_every_key(tmp_path: Path) -> None:
     assert cfg.profile == "esp-at" and cfg.lenient_eol is True
     a = cfg.options.addresses
     assert (a.ip, a.gateway, a.netmask, a.mac, a.ip6_ll, a.ip6_gl) == (
-        "192.168.1.50", "192.168.1.1", "255.255.255.0", "02:11:22:33:44:55",
-        "fe80::11:22ff:fe33:4455", "2001:db8::50")
+        "192.168.1.50",
+        "192.168.1.1",
+        "255.255.255.0",
+        "02:11:22:33:44:55",
+        "fe80::11:22ff:fe33:4455",
+        "2001:db8::50",
+    )
     assert cfg.options.access_points == [
-        AccessPoint("lab", password="secret", bssid="02:00:00:00:00:01", channel=11, rssi=-40,
-                    ecn=4, ipv6=False),
+        AccessPoint(
+            "lab",
+            password="secret",
+            bssid="02:00:00:00:00:01",
+            channel=11,
+            rssi=-40,
+            ecn=4,
+            ipv6=False,
+        ),
         AccessPoint("broken", fail=1),
     ]
     assert (cfg.options.dns_port, cfg.options.sntp_port, cfg.options.net_timeout) == (
-        5353, 1123, 2.5)
+        5353,
+        1123,
+        2.5,
+    )
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("colour = 1\n", "unknown key(s) colour"),
-    ("[station]\nipaddr = '1.2.3.4'\n", "[station]: unknown key(s) ipaddr"),
-    ("[[access_point]]\nssid = 'a'\npasswd = 'x'\n", "[[access_point]]: unknown key(s) passwd"),
-    ("[network]\ndns = 53\n", "[network]: unknown key(s) dns"),
-    ("profile = 'esp8266'\n", "profile = 'esp8266': choose from w800, esp-at"),
-    ("lenient_eol = 'yes'\n", "lenient_eol must be true or false"),
-    ("[[access_point]]\npassword = 'x'\n", "[[access_point]]: missing ssid"),
-    ("[[access_point]]\nssid = 5\n", "[[access_point]]: ssid = 5 is not str"),
-    ("[[access_point]]\nssid = 'a'\nchannel = true\n",
-     "[[access_point]]: channel = True is not int"),
-    ("[[access_point]]\nssid = 'a'\nfail = 7\n", "fail must be 1-4"),
-    ("[access_point]\nssid = 'a'\n", "access points are [[access_point]] tables"),
-    ("station = 1\n", "[station]: must be a table"),
-    ("[network]\ntimeout = 'soon'\n", "[network]: "),
-    ("this is = not toml [\n", "w800at.toml: "),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("colour = 1\n", "unknown key(s) colour"),
+        ("[station]\nipaddr = '1.2.3.4'\n", "[station]: unknown key(s) ipaddr"),
+        ("[[access_point]]\nssid = 'a'\npasswd = 'x'\n", "[[access_point]]: unknown key(s) passwd"),
+        ("[network]\ndns = 53\n", "[network]: unknown key(s) dns"),
+        ("profile = 'esp8266'\n", "profile = 'esp8266': choose from w800, esp-at"),
+        ("lenient_eol = 'yes'\n", "lenient_eol must be true or false"),
+        ("[[access_point]]\npassword = 'x'\n", "[[access_point]]: missing ssid"),
+        ("[[access_point]]\nssid = 5\n", "[[access_point]]: ssid = 5 is not str"),
+        (
+            "[[access_point]]\nssid = 'a'\nchannel = true\n",
+            "[[access_point]]: channel = True is not int",
+        ),
+        ("[[access_point]]\nssid = 'a'\nfail = 7\n", "fail must be 1-4"),
+        ("[access_point]\nssid = 'a'\n", "access points are [[access_point]] tables"),
+        ("station = 1\n", "[station]: must be a table"),
+        ("[network]\ntimeout = 'soon'\n", "[network]: "),
+        ("this is = not toml [\n", "w800at.toml: "),
+    ],
+)
 def test_bad_configs_are_rejected(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text))

@@ -94,8 +94,9 @@ def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 
 def options(dns_port: int = 9, sntp_port: int = 9, net_timeout: float = 3.0) -> ModuleOptions:
-    return ModuleOptions(addresses=LAB_ADDRESSES, dns_port=dns_port, sntp_port=sntp_port,
-                         net_timeout=net_timeout)
+    return ModuleOptions(
+        addresses=LAB_ADDRESSES, dns_port=dns_port, sntp_port=sntp_port, net_timeout=net_timeout
+    )
 
 
 async def skip_delays(mod: LiveModule, step: Awaitable[T]) -> T:
@@ -114,8 +115,9 @@ async def skip_delays(mod: LiveModule, step: Awaitable[T]) -> T:
 
 
 @asynccontextmanager
-async def module(store: Path | None = None, opts: ModuleOptions | None = None,
-                 *, join: bool = True) -> AsyncIterator[LiveModule]:
+async def module(
+    store: Path | None = None, opts: ModuleOptions | None = None, *, join: bool = True
+) -> AsyncIterator[LiveModule]:
     """A booted module, joined to the lab Wi-Fi (station 127.0.0.1) unless ``join=False``.
 
     The boot and join delays (the W800 profile's 0.3 s + 0.2 s + DHCP) are skipped with
@@ -189,9 +191,12 @@ def icmp_ok(family: int, proto: int) -> bool:
 
 
 needs_icmp = pytest.mark.skipif(
-    not (icmp_ok(socket.AF_INET, socket.IPPROTO_ICMP)
-         and icmp_ok(socket.AF_INET6, socket.IPPROTO_ICMPV6)),
-    reason="no ICMP sockets here (root/CAP_NET_RAW or ping_group_range)")
+    not (
+        icmp_ok(socket.AF_INET, socket.IPPROTO_ICMP)
+        and icmp_ok(socket.AF_INET6, socket.IPPROTO_ICMPV6)
+    ),
+    reason="no ICMP sockets here (root/CAP_NET_RAW or ping_group_range)",
+)
 
 
 def tls_peer(tmp_path: Path, host: str = "127.0.0.1") -> TlsServerPeer:
@@ -236,17 +241,24 @@ def test_cipstate_without_and_with_links() -> None:
             async with module() as mod:
                 await cmd(mod, b"AT+CIPSTATE?", OK)  # "When there is no connection"
                 await cmd(mod, b"AT+CIPMUX=1", OK)
-                await cmd(mod, b'AT+CIPSTART=0,"TCP","127.0.0.1",%d' % echo.port,
-                          b"0,CONNECT\r\n" + OK)
+                await cmd(
+                    mod, b'AT+CIPSTART=0,"TCP","127.0.0.1",%d' % echo.port, b"0,CONNECT\r\n" + OK
+                )
                 lport = udp_port()
-                await cmd(mod, b'AT+CIPSTART=3,"UDP","127.0.0.1",%d,%d' % (udp.port, lport),
-                          b"3,CONNECT\r\n" + OK)
+                await cmd(
+                    mod,
+                    b'AT+CIPSTART=3,"UDP","127.0.0.1",%d,%d' % (udp.port, lport),
+                    b"3,CONNECT\r\n" + OK,
+                )
                 await asyncio.to_thread(echo.wait_connections, 1)
                 tcp_local = echo.peers[0][1]
-                await cmd(mod, b"AT+CIPSTATE?",
-                          b'+CIPSTATE:0,"TCP","127.0.0.1",%d,%d,0\r\n' % (echo.port, tcp_local)
-                          + b'+CIPSTATE:3,"UDP","127.0.0.1",%d,%d,0\r\n' % (udp.port, lport)
-                          + OK)
+                await cmd(
+                    mod,
+                    b"AT+CIPSTATE?",
+                    b'+CIPSTATE:0,"TCP","127.0.0.1",%d,%d,0\r\n' % (echo.port, tcp_local)
+                    + b'+CIPSTATE:3,"UDP","127.0.0.1",%d,%d,0\r\n' % (udp.port, lport)
+                    + OK,
+                )
 
     run(main)
 
@@ -268,17 +280,26 @@ def test_cipdomain_example() -> None:
                 await join(mod, b'AT+CWJAP="SSID","password"')
                 # names are resolved only by the test's responder, never the host's resolver
                 await cmd(mod, b'AT+CIPDNS=1,"127.0.0.2"', OK)
-                await cmd(mod, b'AT+CIPDOMAIN="www.winnermicro.test"',
-                          b'+CIPDOMAIN:"127.0.0.11"\r\n' + OK)
-                await cmd(mod, b'AT+CIPDOMAIN="ds.test-ipv6.test",1',
-                          b'+CIPDOMAIN:"127.0.0.12"\r\n' + OK)
-                await cmd(mod, b'AT+CIPDOMAIN="www.winnermicro.test",2',
-                          b'+CIPDOMAIN:"127.0.0.11"\r\n' + OK)
-                await cmd(mod, b'AT+CIPDOMAIN="ipv6.test-ipv6.test",3',
-                          b'+CIPDOMAIN:"::1"\r\n' + OK)
+                await cmd(
+                    mod, b'AT+CIPDOMAIN="www.winnermicro.test"', b'+CIPDOMAIN:"127.0.0.11"\r\n' + OK
+                )
+                await cmd(
+                    mod, b'AT+CIPDOMAIN="ds.test-ipv6.test",1', b'+CIPDOMAIN:"127.0.0.12"\r\n' + OK
+                )
+                await cmd(
+                    mod,
+                    b'AT+CIPDOMAIN="www.winnermicro.test",2',
+                    b'+CIPDOMAIN:"127.0.0.11"\r\n' + OK,
+                )
+                await cmd(
+                    mod, b'AT+CIPDOMAIN="ipv6.test-ipv6.test",3', b'+CIPDOMAIN:"::1"\r\n' + OK
+                )
                 assert [(q.name, q.rdtype) for q in dns.queries_snapshot()] == [
-                    ("www.winnermicro.test", "A"), ("ds.test-ipv6.test", "A"),
-                    ("www.winnermicro.test", "A"), ("ipv6.test-ipv6.test", "AAAA")]
+                    ("www.winnermicro.test", "A"),
+                    ("ds.test-ipv6.test", "A"),
+                    ("www.winnermicro.test", "A"),
+                    ("ipv6.test-ipv6.test", "AAAA"),
+                ]
 
     run(main)
 
@@ -290,8 +311,7 @@ def test_cipstart_tcp_example() -> None:
     async def main() -> None:
         with TcpEchoServer() as echo:
             async with module() as mod:
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % echo.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % echo.port, b"CONNECT\r\n" + OK)
                 await send(mod, b"AT+CIPSEND=5", b"hello", SEND_OK + b"\r\n+IPD,5:hello\r\n")
                 assert echo.connections_accepted == 1
 
@@ -302,17 +322,22 @@ def test_cipstart_tcp_keep_alive_example() -> None:
     async def main() -> None:
         with TcpEchoServer() as echo:
             async with module() as mod:
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d,60' % echo.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(
+                    mod, b'AT+CIPSTART="TCP","127.0.0.1",%d,60' % echo.port, b"CONNECT\r\n" + OK
+                )
                 sock = link_socket(mod, 0)
                 assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 60
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 1
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
                 # the same setting as AT+CIPTCPOPT's <keep_alive> (spec)
-                await cmd(mod, b"AT+CIPTCPOPT?", b"+CIPTCPOPT:0,-1,0,0,60\r\n"
-                          + b"".join(b"+CIPTCPOPT:%d,-1,0,0,0\r\n" % i for i in range(1, 5))
-                          + OK)
+                await cmd(
+                    mod,
+                    b"AT+CIPTCPOPT?",
+                    b"+CIPTCPOPT:0,-1,0,0,60\r\n"
+                    + b"".join(b"+CIPTCPOPT:%d,-1,0,0,0\r\n" % i for i in range(1, 5))
+                    + OK,
+                )
 
     run(main)
 
@@ -322,8 +347,11 @@ def test_cipstart_tcp_local_ip_example() -> None:
         with TcpEchoServer() as echo:
             async with module() as mod:
                 # the spec's empty <keep_alive>, then the local IP (192.168.10.100 there)
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d,,"127.0.0.2"' % echo.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(
+                    mod,
+                    b'AT+CIPSTART="TCP","127.0.0.1",%d,,"127.0.0.2"' % echo.port,
+                    b"CONNECT\r\n" + OK,
+                )
                 await asyncio.to_thread(echo.wait_connections, 1)
                 assert echo.peers[0][0] == "127.0.0.2"
                 await send(mod, b"AT+CIPSEND=3", b"abc", SEND_OK + b"\r\n+IPD,3:abc\r\n")
@@ -339,8 +367,11 @@ def test_cipstart_tcpv6_example() -> None:
                 await send(mod, b"AT+CIPSEND=2", b"v6", SEND_OK + b"\r\n+IPD,2:v6\r\n")
                 await asyncio.to_thread(echo.wait_connections, 1)
                 assert echo.peers[0][0] == "::1"
-                await cmd(mod, b"AT+CIPSTATE?", b'+CIPSTATE:0,"TCPv6","::1",%d,%d,0\r\n'
-                          % (echo.port, echo.peers[0][1]) + OK)
+                await cmd(
+                    mod,
+                    b"AT+CIPSTATE?",
+                    b'+CIPSTATE:0,"TCPv6","::1",%d,%d,0\r\n' % (echo.port, echo.peers[0][1]) + OK,
+                )
 
     run(main)
 
@@ -352,22 +383,27 @@ def test_cipstart_udp_local_port_mode_2_example() -> None:
     """<mode> 2: every datagram received makes its sender the link's remote."""
 
     async def main() -> None:
-        with UdpEchoServer() as echo, \
-                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        with UdpEchoServer() as echo, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
             peer.bind(("127.0.0.1", 0))
             peer.settimeout(5)
             lport = udp_port()  # the spec's 1002
             async with module() as mod:
-                await cmd(mod, b'AT+CIPSTART="UDP","127.0.0.1",%d,%d,2' % (echo.port, lport),
-                          b"CONNECT\r\n" + OK)
+                await cmd(
+                    mod,
+                    b'AT+CIPSTART="UDP","127.0.0.1",%d,%d,2' % (echo.port, lport),
+                    b"CONNECT\r\n" + OK,
+                )
                 await send(mod, b"AT+CIPSEND=4", b"ping", SEND_OK + b"\r\n+IPD,4:ping\r\n")
                 assert echo.datagrams == [(b"ping", ("127.0.0.1", lport))]
                 # another sender: its datagram comes in, and it becomes the remote
                 peer.sendto(b"new", ("127.0.0.1", lport))
                 await mod.expect(b"\r\n+IPD,3:new\r\n")
                 pport = peer.getsockname()[1]
-                await cmd(mod, b"AT+CIPSTATE?",
-                          b'+CIPSTATE:0,"UDP","127.0.0.1",%d,%d,0\r\n' % (pport, lport) + OK)
+                await cmd(
+                    mod,
+                    b"AT+CIPSTATE?",
+                    b'+CIPSTATE:0,"UDP","127.0.0.1",%d,%d,0\r\n' % (pport, lport) + OK,
+                )
                 await send(mod, b"AT+CIPSEND=5", b"reply")
                 data, addr = await asyncio.to_thread(peer.recvfrom, 100)
                 assert (data, addr) == (b"reply", ("127.0.0.1", lport))
@@ -381,8 +417,11 @@ def test_cipstart_udp_local_ip_example() -> None:
         with UdpEchoServer() as echo:
             async with module() as mod:
                 # empty <local port> and <mode>, then the local IP (192.168.101.100 there)
-                await cmd(mod, b'AT+CIPSTART="UDP","127.0.0.1",%d,,,"127.0.0.2"' % echo.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(
+                    mod,
+                    b'AT+CIPSTART="UDP","127.0.0.1",%d,,,"127.0.0.2"' % echo.port,
+                    b"CONNECT\r\n" + OK,
+                )
                 await send(mod, b"AT+CIPSEND=4", b"from", SEND_OK + b"\r\n+IPD,4:from\r\n")
                 ((data, (ip, _port)),) = echo.datagrams
                 assert (data, ip) == (b"from", "127.0.0.2")
@@ -414,20 +453,27 @@ def test_cipstart_udp_multicast_ipv4_example() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(("0.0.0.0", port))
-            listener.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-                                socket.inet_aton(group) + socket.inet_aton("127.0.0.1"))
+            listener.setsockopt(
+                socket.IPPROTO_IP,
+                socket.IP_ADD_MEMBERSHIP,
+                socket.inet_aton(group) + socket.inet_aton("127.0.0.1"),
+            )
             listener.settimeout(5)
             async with module() as mod:
-                await cmd(mod, b'AT+CIPSTART="UDP","%s",%d,%d,0,"127.0.0.1"'
-                          % (group.encode(), port, port), b"CONNECT\r\n" + OK)
+                await cmd(
+                    mod,
+                    b'AT+CIPSTART="UDP","%s",%d,%d,0,"127.0.0.1"' % (group.encode(), port, port),
+                    b"CONNECT\r\n" + OK,
+                )
                 await send(mod, b"AT+CIPSEND=5", b"group", SEND_OK + b"\r\n+IPD,5:group\r\n")
                 data, (ip, sport) = await asyncio.to_thread(listener.recvfrom, 100)
                 assert (data, sport) == (b"group", port)
                 assert ipaddress.ip_address(ip).is_loopback
                 # and what another member sends to the group reaches the module
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as member:
-                    member.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
-                                      socket.inet_aton("127.0.0.1"))
+                    member.setsockopt(
+                        socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1")
+                    )
                     member.sendto(b"member", (group, port))
                 await mod.expect(b"\r\n+IPD,6:member\r\n")
 
@@ -455,8 +501,11 @@ def test_cipstart_udpv6_multicast_example() -> None:
             ["link", "set", "v0", "up"],
             ["-6", "addr", "add", "fe80::77/64", "dev", "v0", "nodad"],
         ) as ns:
-            run_pytest_in(ns, f"{__file__}::test_cipstart_udpv6_multicast_example",
-                          {MCAST6_LOCAL: "fe80::77%v0"})
+            run_pytest_in(
+                ns,
+                f"{__file__}::test_cipstart_udpv6_multicast_example",
+                {MCAST6_LOCAL: "fe80::77%v0"},
+            )
         return
 
     async def main() -> None:
@@ -465,14 +514,19 @@ def test_cipstart_udpv6_multicast_example() -> None:
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as listener:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(("::", port))
-            listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
-                                socket.inet_pton(socket.AF_INET6, MCAST6_GROUP)
-                                + struct.pack("@I", index))
+            listener.setsockopt(
+                socket.IPPROTO_IPV6,
+                socket.IPV6_JOIN_GROUP,
+                socket.inet_pton(socket.AF_INET6, MCAST6_GROUP) + struct.pack("@I", index),
+            )
             listener.settimeout(5)
             async with module() as mod:
-                await cmd(mod, b'AT+CIPSTART="UDPv6","%s",%d,%d,0,"%s"'
-                          % (MCAST6_GROUP.encode(), port, port, local.encode()),
-                          b"CONNECT\r\n" + OK)
+                await cmd(
+                    mod,
+                    b'AT+CIPSTART="UDPv6","%s",%d,%d,0,"%s"'
+                    % (MCAST6_GROUP.encode(), port, port, local.encode()),
+                    b"CONNECT\r\n" + OK,
+                )
                 await send(mod, b"AT+CIPSEND=8", b"v6 group", SEND_OK + b"\r\n+IPD,8:v6 group\r\n")
                 data, addr = await asyncio.to_thread(listener.recvfrom, 100)
                 assert (data, addr[1]) == (b"v6 group", port)
@@ -489,13 +543,17 @@ def test_cipstart_ssl_domain_example(tmp_path: Path) -> None:
         with DnsResponder(names, host=DNS_HOST) as dns, tls_peer(tmp_path) as peer:
             async with module(tmp_path / "store", options(dns.port)) as mod:
                 await cmd(mod, b'AT+CIPDNS=1,"127.0.0.2"', OK)
-                await cmd(mod, b'AT+CIPSTART="SSL","www.winnermicro.test",%d' % peer.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(
+                    mod,
+                    b'AT+CIPSTART="SSL","www.winnermicro.test",%d' % peer.port,
+                    b"CONNECT\r\n" + OK,
+                )
                 await tls_talk(mod)
         assert peer.record.handshake_ok and peer.record.received == b"ping"
         assert peer.record.sni == ["www.winnermicro.test"]  # the name, as typed
         assert [(q.name, q.rdtype) for q in dns.queries_snapshot()] == [
-            ("www.winnermicro.test", "A")]
+            ("www.winnermicro.test", "A")
+        ]
 
     run(main)
 
@@ -504,8 +562,11 @@ def test_cipstart_ssl_local_ip_example(tmp_path: Path) -> None:
     async def main() -> None:
         with tls_peer(tmp_path) as peer:
             async with module(tmp_path / "store") as mod:
-                await cmd(mod, b'AT+CIPSTART="SSL","127.0.0.1",%d,,"127.0.0.2"' % peer.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(
+                    mod,
+                    b'AT+CIPSTART="SSL","127.0.0.1",%d,,"127.0.0.2"' % peer.port,
+                    b"CONNECT\r\n" + OK,
+                )
                 await tls_talk(mod)
         assert peer.record.handshake_ok and peer.record.received == b"ping"
         assert peer.record.peer is not None and peer.record.peer[0] == "127.0.0.2"
@@ -533,19 +594,24 @@ def test_cipstartex_assigns_the_lowest_free_id() -> None:
         with TcpEchoServer() as echo, UdpEchoServer() as udp:
             async with module() as mod:
                 # single connection: as AT+CIPSTART
-                await cmd(mod, b'AT+CIPSTARTEX="TCP","127.0.0.1",%d' % echo.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(
+                    mod, b'AT+CIPSTARTEX="TCP","127.0.0.1",%d' % echo.port, b"CONNECT\r\n" + OK
+                )
                 await cmd(mod, b"AT+CIPCLOSE", b"CLOSED\r\n" + OK)
                 await cmd(mod, b"AT+CIPMUX=1", OK)
-                await cmd(mod, b'AT+CIPSTART=0,"TCP","127.0.0.1",%d' % echo.port,
-                          b"0,CONNECT\r\n" + OK)
-                await cmd(mod, b'AT+CIPSTARTEX="TCP","127.0.0.1",%d' % echo.port,
-                          b"1,CONNECT\r\n" + OK)
-                await cmd(mod, b'AT+CIPSTARTEX="UDP","127.0.0.1",%d' % udp.port,
-                          b"2,CONNECT\r\n" + OK)
+                await cmd(
+                    mod, b'AT+CIPSTART=0,"TCP","127.0.0.1",%d' % echo.port, b"0,CONNECT\r\n" + OK
+                )
+                await cmd(
+                    mod, b'AT+CIPSTARTEX="TCP","127.0.0.1",%d' % echo.port, b"1,CONNECT\r\n" + OK
+                )
+                await cmd(
+                    mod, b'AT+CIPSTARTEX="UDP","127.0.0.1",%d' % udp.port, b"2,CONNECT\r\n" + OK
+                )
                 await cmd(mod, b"AT+CIPCLOSE=0", b"0,CLOSED\r\n" + OK)
-                await cmd(mod, b'AT+CIPSTARTEX="TCP","127.0.0.1",%d' % echo.port,
-                          b"0,CONNECT\r\n" + OK)
+                await cmd(
+                    mod, b'AT+CIPSTARTEX="TCP","127.0.0.1",%d' % echo.port, b"0,CONNECT\r\n" + OK
+                )
                 await send(mod, b"AT+CIPSEND=2,3", b"udp", SEND_OK + b"\r\n+IPD,2,3:udp\r\n")
                 await asyncio.to_thread(echo.wait_connections, 4)
                 assert echo.connections_accepted == 4
@@ -562,8 +628,7 @@ def test_cipsend_single_and_limits() -> None:
             async with module() as mod:
                 # "If no connection is established ... ERROR"
                 await cmd(mod, b"AT+CIPSEND=5", ERROR)
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % sink.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % sink.port, b"CONNECT\r\n" + OK)
                 big = bytes(range(256)) * 22 + bytes(128)  # 5760: the documented maximum
                 await send(mod, b"AT+CIPSEND=5760", big)
                 await cmd(mod, b"AT+CIPSEND=5761", ERROR)
@@ -579,8 +644,11 @@ def test_cipsend_multi_connection_form() -> None:
             async with module() as mod:
                 await cmd(mod, b"AT+CIPMUX=1", OK)
                 for i in (0, 1):
-                    await cmd(mod, b'AT+CIPSTART=%d,"TCP","127.0.0.1",%d' % (i, sink.port),
-                              b"%d,CONNECT\r\n" % i + OK)
+                    await cmd(
+                        mod,
+                        b'AT+CIPSTART=%d,"TCP","127.0.0.1",%d' % (i, sink.port),
+                        b"%d,CONNECT\r\n" % i + OK,
+                    )
                     await asyncio.to_thread(sink.wait_connections, i + 1)
                 await send(mod, b"AT+CIPSEND=1,6", b"link 1")
                 await send(mod, b"AT+CIPSEND=0,6", b"link 0")
@@ -595,10 +663,15 @@ def test_cipsend_udp_remote_host_and_port_form() -> None:
     async def main() -> None:
         with UdpEchoServer() as first, UdpEchoServer() as other:
             async with module() as mod:
-                await cmd(mod, b'AT+CIPSTART="UDP","127.0.0.1",%d' % first.port,
-                          b"CONNECT\r\n" + OK)
-                await send(mod, b'AT+CIPSEND=5,"127.0.0.1",%d' % other.port, b"there",
-                           SEND_OK + b"\r\n+IPD,5:there\r\n")
+                await cmd(
+                    mod, b'AT+CIPSTART="UDP","127.0.0.1",%d' % first.port, b"CONNECT\r\n" + OK
+                )
+                await send(
+                    mod,
+                    b'AT+CIPSEND=5,"127.0.0.1",%d' % other.port,
+                    b"there",
+                    SEND_OK + b"\r\n+IPD,5:there\r\n",
+                )
                 await send(mod, b"AT+CIPSEND=4", b"home", SEND_OK + b"\r\n+IPD,4:home\r\n")
                 assert [d for d, _ in other.datagrams] == [b"there"]
                 assert [d for d, _ in first.datagrams] == [b"home"]
@@ -613,8 +686,7 @@ def test_cipsendex_backslash_zero() -> None:
     async def main() -> None:
         with TcpSinkServer() as sink:
             async with module() as mod:
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % sink.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % sink.port, b"CONNECT\r\n" + OK)
                 mod.send(b"AT+CIPSENDEX=10\r\n")
                 await mod.expect(b"AT+CIPSENDEX=10\r\n" + PROMPT)
                 mod.send(b"ab\\0")  # \0: the data ends here, before the 10 bytes
@@ -637,14 +709,16 @@ def test_cipclose_single_and_multi() -> None:
     async def main() -> None:
         with TcpSinkServer() as sink:
             async with module() as mod:
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % sink.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % sink.port, b"CONNECT\r\n" + OK)
                 await cmd(mod, b"AT+CIPCLOSE", b"CLOSED\r\n" + OK)
                 await asyncio.to_thread(sink.wait_closed, 0)
                 await cmd(mod, b"AT+CIPMUX=1", OK)
                 for i in (0, 2, 4):
-                    await cmd(mod, b'AT+CIPSTART=%d,"TCP","127.0.0.1",%d' % (i, sink.port),
-                              b"%d,CONNECT\r\n" % i + OK)
+                    await cmd(
+                        mod,
+                        b'AT+CIPSTART=%d,"TCP","127.0.0.1",%d' % (i, sink.port),
+                        b"%d,CONNECT\r\n" % i + OK,
+                    )
                 await cmd(mod, b"AT+CIPCLOSE=2", b"2,CLOSED\r\n" + OK)
                 await asyncio.to_thread(sink.wait_closed, 2)
                 assert not sink.connections[1].closed and not sink.connections[3].closed
@@ -666,8 +740,9 @@ def test_cipmux_example() -> None:
                 await cmd(mod, b"AT+CIPMUX?", b"+CIPMUX:0\r\n" + OK)
                 await cmd(mod, b"AT+CIPMUX=1", OK)
                 await cmd(mod, b"AT+CIPMUX?", b"+CIPMUX:1\r\n" + OK)
-                await cmd(mod, b'AT+CIPSTART=4,"TCP","127.0.0.1",%d' % echo.port,
-                          b"4,CONNECT\r\n" + OK)
+                await cmd(
+                    mod, b'AT+CIPSTART=4,"TCP","127.0.0.1",%d' % echo.port, b"4,CONNECT\r\n" + OK
+                )
                 await send(mod, b"AT+CIPSEND=4,4", b"mux1", SEND_OK + b"\r\n+IPD,4,4:mux1\r\n")
                 # "can only be changed when all connections are closed"
                 await cmd(mod, b"AT+CIPMUX=0", ERROR)
@@ -684,8 +759,7 @@ def test_cipmode_example_passthrough() -> None:
             async with module() as mod:
                 await cmd(mod, b"AT+CIPMODE=1", OK)
                 await cmd(mod, b"AT+CIPMODE?", b"+CIPMODE:1\r\n" + OK)
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % echo.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % echo.port, b"CONNECT\r\n" + OK)
                 await passthrough(mod)  # the execute form
                 mod.send(b"raw bytes, no +IPD")
                 await mod.expect(b"raw bytes, no +IPD")
@@ -703,8 +777,7 @@ def test_plus_plus_plus_exits_data_mode() -> None:
         with TcpEchoServer() as echo:
             async with module() as mod:
                 await cmd(mod, b"AT+CIPMODE=1", OK)
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % echo.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % echo.port, b"CONNECT\r\n" + OK)
                 await passthrough(mod)
                 await asyncio.sleep(SILENCE)
                 mod.send(b"abc+++def")  # no silence around it: data
@@ -769,8 +842,10 @@ def _client_ctx(store: Path, with_cert: bool) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(store / "certs" / "dev-ca" / "cert.pem")
     if with_cert:
-        ctx.load_cert_chain(store / "certs" / "client" / "0" / "cert.pem",
-                            store / "certs" / "client" / "0" / "key.pem")
+        ctx.load_cert_chain(
+            store / "certs" / "client" / "0" / "cert.pem",
+            store / "certs" / "client" / "0" / "key.pem",
+        )
     return ctx
 
 
@@ -786,16 +861,17 @@ def test_cipserver_ssl_with_ca_example(tmp_path: Path) -> None:
             await cmd(mod, b"AT+CIPSERVER?", b'+CIPSERVER:1,%d,"SSL",1\r\n' % port + OK)
             # <CA enable> 1: a client without a certificate is refused, no link ID taken
             try:
-                r, w = await asyncio.open_connection("127.0.0.1", port,
-                                                     ssl=_client_ctx(store, False),
-                                                     server_hostname="localhost")
+                r, w = await asyncio.open_connection(
+                    "127.0.0.1", port, ssl=_client_ctx(store, False), server_hostname="localhost"
+                )
             except (ssl.SSLError, ConnectionError):
                 pass
             else:
                 assert await turned_away(r)
                 w.close()
-            r, w = await asyncio.open_connection("127.0.0.1", port, ssl=_client_ctx(store, True),
-                                                 server_hostname="localhost")
+            r, w = await asyncio.open_connection(
+                "127.0.0.1", port, ssl=_client_ctx(store, True), server_hostname="localhost"
+            )
             await mod.expect(b"0,CONNECT\r\n")
             w.write(b"secure")
             await mod.expect(b"\r\n+IPD,0,6:secure\r\n")
@@ -816,12 +892,14 @@ def test_cipserver_sslv6_example(tmp_path: Path) -> None:
         async with module(store) as mod:
             await cmd(mod, b"AT+CIPMUX=1", OK)
             await cmd(mod, b'AT+CIPSERVER=1,%d,"SSLv6",0' % port, OK)
-            r, w = await asyncio.open_connection("::1", port, ssl=_client_ctx(store, False),
-                                                 server_hostname="localhost")
+            r, w = await asyncio.open_connection(
+                "::1", port, ssl=_client_ctx(store, False), server_hostname="localhost"
+            )
             await mod.expect(b"0,CONNECT\r\n")
             lport = w.get_extra_info("sockname")[1]
-            await cmd(mod, b"AT+CIPSTATE?",
-                      b'+CIPSTATE:0,"SSLv6","::1",%d,%d,1\r\n' % (lport, port) + OK)
+            await cmd(
+                mod, b"AT+CIPSTATE?", b'+CIPSTATE:0,"SSLv6","::1",%d,%d,1\r\n' % (lport, port) + OK
+            )
             w.write(b"six")
             await mod.expect(b"\r\n+IPD,0,3:six\r\n")
             await cmd(mod, b"AT+CIPSERVER=0,1", b"0,CLOSED\r\n" + OK)
@@ -885,8 +963,10 @@ def test_cipsto_example() -> None:
 
 # --- AT+CIPSNTPCFG / AT+CIPSNTPTIME / AT+CIPSNTPINTV ------------------------------------
 
-SNTP_NAMES = {name: ["127.0.0.1"] for name in (
-    "cn.ntp.test", "ntp.sjtu.test", "0.pool.ntp.test", "time.google.test")}
+SNTP_NAMES = {
+    name: ["127.0.0.1"]
+    for name in ("cn.ntp.test", "ntp.sjtu.test", "0.pool.ntp.test", "time.google.test")
+}
 CN = b'"cn.ntp.test","ntp.sjtu.test"'
 NY = b'"0.pool.ntp.test","time.google.test"'
 
@@ -907,13 +987,25 @@ def time_answer(*shown: bytes) -> tuple[bytes, ...]:
     return tuple(b"AT+CIPSNTPTIME?\r\n+CIPSNTPTIME:" + s + b"\r\n" + OK for s in shown)
 
 
-@pytest.mark.parametrize(("args", "query", "shown"), [
-    (b"1,8," + CN, b"1,8," + CN, (b"Tue Oct 19 17:47:56 2021", b"Tue Oct 19 17:47:57 2021")),
-    (b"1,800," + CN, b"1,8," + CN, (b"Tue Oct 19 17:47:56 2021", b"Tue Oct 19 17:47:57 2021")),
-    (b"1,-5," + NY, b"1,-5," + NY, (b"Tue Oct 19 04:47:56 2021", b"Tue Oct 19 04:47:57 2021")),
-    (b"1,-500," + NY, b"1,-5," + NY, (b"Tue Oct 19 04:47:56 2021", b"Tue Oct 19 04:47:57 2021")),
-    (b"1,1245," + NY, b"1,12," + NY, (b"Tue Oct 19 22:32:56 2021", b"Tue Oct 19 22:32:57 2021")),
-], ids=["china-8", "china-800", "new-york--5", "new-york--500", "chatham-1245"])
+@pytest.mark.parametrize(
+    ("args", "query", "shown"),
+    [
+        (b"1,8," + CN, b"1,8," + CN, (b"Tue Oct 19 17:47:56 2021", b"Tue Oct 19 17:47:57 2021")),
+        (b"1,800," + CN, b"1,8," + CN, (b"Tue Oct 19 17:47:56 2021", b"Tue Oct 19 17:47:57 2021")),
+        (b"1,-5," + NY, b"1,-5," + NY, (b"Tue Oct 19 04:47:56 2021", b"Tue Oct 19 04:47:57 2021")),
+        (
+            b"1,-500," + NY,
+            b"1,-5," + NY,
+            (b"Tue Oct 19 04:47:56 2021", b"Tue Oct 19 04:47:57 2021"),
+        ),
+        (
+            b"1,1245," + NY,
+            b"1,12," + NY,
+            (b"Tue Oct 19 22:32:56 2021", b"Tue Oct 19 22:32:57 2021"),
+        ),
+    ],
+    ids=["china-8", "china-800", "new-york--5", "new-york--500", "chatham-1245"],
+)
 def test_cipsntpcfg_example(args: bytes, query: bytes, shown: tuple[bytes, bytes]) -> None:
     async def main() -> None:
         with DnsResponder(SNTP_NAMES, host=DNS_HOST) as dns, SntpResponder(T0) as ntp:
@@ -937,8 +1029,9 @@ def test_cipsntptime_example_with_servers() -> None:
                 await join(mod, b'AT+CWJAP="1234567890","1234567890"')
                 await cmd(mod, b'AT+CIPDNS=1,"127.0.0.2"', OK)
                 await cmd(mod, b"AT+CIPSNTPCFG=1,8," + CN, OK)
-                assert await sntp_time(mod) in time_answer(b"Tue Oct 19 17:47:56 2021",
-                                                           b"Tue Oct 19 17:47:57 2021")
+                assert await sntp_time(mod) in time_answer(
+                    b"Tue Oct 19 17:47:56 2021", b"Tue Oct 19 17:47:57 2021"
+                )
 
     run(main)
 
@@ -956,10 +1049,12 @@ def test_cipsntptime_example_default_servers() -> None:
                 await join(mod, b'AT+CWJAP="1234567890","1234567890"')
                 await cmd(mod, b'AT+CIPDNS=1,"127.0.0.2"', OK)
                 await cmd(mod, b"AT+CIPSNTPCFG=1,530", OK)
-                assert await sntp_time(mod) in time_answer(b"Tue Oct 19 15:17:56 2021",
-                                                           b"Tue Oct 19 15:17:57 2021")
+                assert await sntp_time(mod) in time_answer(
+                    b"Tue Oct 19 15:17:56 2021", b"Tue Oct 19 15:17:57 2021"
+                )
                 assert [(q.name, q.rdtype) for q in dns.queries_snapshot()] == [
-                    ("cn.ntp.org.cn", "A")]
+                    ("cn.ntp.org.cn", "A")
+                ]
 
     run(main)
 
@@ -994,15 +1089,21 @@ def test_cipdinfo_example() -> None:
                 await cmd(mod, b"AT+CIPDINFO?", b"+CIPDINFO:false\r\n" + OK)
                 await cmd(mod, b"AT+CIPDINFO=1", OK)
                 await cmd(mod, b"AT+CIPDINFO?", b"+CIPDINFO:true\r\n" + OK)
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % echo.port,
-                          b"CONNECT\r\n" + OK)
-                await send(mod, b"AT+CIPSEND=5", b"where",
-                           SEND_OK + b'\r\n+IPD,5,"127.0.0.1",%d:where\r\n' % echo.port)
+                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % echo.port, b"CONNECT\r\n" + OK)
+                await send(
+                    mod,
+                    b"AT+CIPSEND=5",
+                    b"where",
+                    SEND_OK + b'\r\n+IPD,5,"127.0.0.1",%d:where\r\n' % echo.port,
+                )
                 # "+CIPRECVDATA" too
                 await cmd(mod, b"AT+CIPRECVMODE=1", OK)
                 await send(mod, b"AT+CIPSEND=4", b"more", SEND_OK + b"\r\n+IPD,4\r\n")
-                await cmd(mod, b"AT+CIPRECVDATA=10",
-                          b'+CIPRECVDATA:4,"127.0.0.1",%d,more' % echo.port + OK)
+                await cmd(
+                    mod,
+                    b"AT+CIPRECVDATA=10",
+                    b'+CIPRECVDATA:4,"127.0.0.1",%d,more' % echo.port + OK,
+                )
 
     run(main)
 
@@ -1017,20 +1118,23 @@ def test_cipreconnintv_example() -> None:
                 await cmd(mod, b"AT+CIPRECONNINTV=10", OK)  # 10 x 100 ms
                 await cmd(mod, b"AT+CIPRECONNINTV?", b"+CIPRECONNINTV:10\r\n" + OK)
                 await cmd(mod, b"AT+CIPMODE=1", OK)
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % sink.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % sink.port, b"CONNECT\r\n" + OK)
                 await passthrough(mod)
                 table = links_of(mod.engine)
                 sink.close_client(0)
-                await until(lambda: (lk := table.get(0)) is not None
-                            and lk.state is LinkState.CONNECTING, "the link lost")
+                await until(
+                    lambda: (lk := table.get(0)) is not None and lk.state is LinkState.CONNECTING,
+                    "the link lost",
+                )
                 await warp(0.8)
                 await asyncio.sleep(0.1)
                 assert sink.connections_accepted == 1  # 0.9 s: not yet
                 await warp(0.2)
                 await asyncio.to_thread(sink.wait_connections, 2)
-                await until(lambda: (lk := table.get(0)) is not None
-                            and lk.state is LinkState.OPEN, "the link back")
+                await until(
+                    lambda: (lk := table.get(0)) is not None and lk.state is LinkState.OPEN,
+                    "the link back",
+                )
                 mod.send(b"after")  # still in passthrough, on the new connection
                 await asyncio.to_thread(sink.wait_connection_bytes, 1, 5)
                 assert bytes(sink.connections[1].data) == b"after"
@@ -1048,8 +1152,7 @@ def test_ciprecvmode_example() -> None:
             async with module() as mod:
                 await cmd(mod, b"AT+CIPRECVMODE=1", OK)
                 await cmd(mod, b"AT+CIPRECVMODE?", b"+CIPRECVMODE:1\r\n" + OK)
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % sink.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % sink.port, b"CONNECT\r\n" + OK)
                 sink.send_to(0, b"12345")
                 await mod.expect(b"\r\n+IPD,5\r\n")  # single connection: +IPD,<len>
                 sink.send_to(0, b"678")
@@ -1073,8 +1176,9 @@ def test_ciprecvdata_example() -> None:
             async with module() as mod:
                 await cmd(mod, b"AT+CIPMUX=1", OK)
                 await cmd(mod, b"AT+CIPRECVMODE=1", OK)
-                await cmd(mod, b'AT+CIPSTART=0,"TCP","127.0.0.1",%d' % sink.port,
-                          b"0,CONNECT\r\n" + OK)
+                await cmd(
+                    mod, b'AT+CIPSTART=0,"TCP","127.0.0.1",%d' % sink.port, b"0,CONNECT\r\n" + OK
+                )
                 sink.send_to(0, payload)  # "the host MCU receives 100 bytes ..."
                 await mod.expect(b"\r\n+IPD,0,100\r\n")
                 await cmd(mod, b"AT+CIPRECVDATA=0,100", b"+CIPRECVDATA:100," + payload + OK)
@@ -1091,8 +1195,9 @@ def test_ciprecvlen_example() -> None:
             async with module() as mod:
                 await cmd(mod, b"AT+CIPMUX=1", OK)
                 await cmd(mod, b"AT+CIPRECVMODE=1", OK)
-                await cmd(mod, b'AT+CIPSTART=0,"TCP","127.0.0.1",%d' % sink.port,
-                          b"0,CONNECT\r\n" + OK)
+                await cmd(
+                    mod, b'AT+CIPSTART=0,"TCP","127.0.0.1",%d' % sink.port, b"0,CONNECT\r\n" + OK
+                )
                 sink.send_to(0, b"r" * 100)
                 await mod.expect(b"\r\n+IPD,0,100\r\n")
                 await cmd(mod, b"AT+CIPRECVLEN?", b"+CIPRECVLEN:100,,,,\r\n" + OK)
@@ -1122,7 +1227,8 @@ def test_ping_example() -> None:
                 await ping(mod, b'AT+PING="www.baidu.test"')
                 await ping(mod, b'AT+PING="::1"')  # the spec's 240E:FF:E020:966:0:FF:B042:F296
                 assert [(q.name, q.rdtype) for q in dns.queries_snapshot()] == [
-                    ("www.baidu.test", "A")]
+                    ("www.baidu.test", "A")
+                ]
 
     run(main)
 
@@ -1136,8 +1242,10 @@ def test_cipdns_example() -> None:
     async def main() -> None:
         from w800at.runtime.resolver import system_dns_servers
 
-        with DnsResponder(DNS_RECORDS, host="::1") as dns6, \
-                DnsResponder(DNS_RECORDS, host="127.0.0.3", port=dns6.port) as dns4:
+        with (
+            DnsResponder(DNS_RECORDS, host="::1") as dns6,
+            DnsResponder(DNS_RECORDS, host="127.0.0.3", port=dns6.port) as dns4,
+        ):
             # a DNS server that does not answer costs net_timeout / 2: keep it short
             async with module(opts=options(dns6.port, net_timeout=1.0)) as mod:
                 # automatic: the host's own servers are shown (nothing is resolved here)
@@ -1148,15 +1256,17 @@ def test_cipdns_example() -> None:
                 # on 127.0.0.2, so the name is resolved by the second one
                 await cmd(mod, b'AT+CIPDNS=1,"127.0.0.2","127.0.0.3"', OK)
                 await cmd(mod, b"AT+CIPDNS?", b'+CIPDNS:1,"127.0.0.2","127.0.0.3"\r\n' + OK)
-                await cmd(mod, b'AT+CIPDOMAIN="dns.example.test"',
-                          b'+CIPDOMAIN:"127.0.0.21"\r\n' + OK)
+                await cmd(
+                    mod, b'AT+CIPDOMAIN="dns.example.test"', b'+CIPDOMAIN:"127.0.0.21"\r\n' + OK
+                )
                 assert len(dns4.queries_snapshot()) == 1
                 # IPv6 servers (the spec's 240c::6666 and 2001:4860:4860::8888): loopback
                 # has one IPv6 address, so the second server is an IPv4 one
                 await cmd(mod, b'AT+CIPDNS=1,"::1","127.0.0.3"', OK)
                 await cmd(mod, b"AT+CIPDNS?", b'+CIPDNS:1,"::1","127.0.0.3"\r\n' + OK)
-                await cmd(mod, b'AT+CIPDOMAIN="dns.example.test"',
-                          b'+CIPDOMAIN:"127.0.0.21"\r\n' + OK)
+                await cmd(
+                    mod, b'AT+CIPDOMAIN="dns.example.test"', b'+CIPDOMAIN:"127.0.0.21"\r\n' + OK
+                )
                 assert [q.client[0] for q in dns6.queries_snapshot()] == ["::1"]
                 assert len(dns4.queries_snapshot()) == 1
 
@@ -1170,12 +1280,12 @@ def test_ciptcpopt_forms() -> None:
     async def main() -> None:
         with TcpEchoServer() as echo:
             async with module() as mod:
-                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % echo.port,
-                          b"CONNECT\r\n" + OK)
+                await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % echo.port, b"CONNECT\r\n" + OK)
                 sock = link_socket(mod, 0)
                 await cmd(mod, b"AT+CIPTCPOPT=3,1,5000,30", OK)
-                assert struct.unpack("ii", sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                                           8)) == (1, 3)
+                assert struct.unpack(
+                    "ii", sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8)
+                ) == (1, 3)
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
                 assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
@@ -1190,11 +1300,14 @@ def test_ciptcpopt_forms() -> None:
                 await cmd(mod, b"AT+CIPMUX=1", OK)
                 await cmd(mod, b"AT+CIPTCPOPT=5,-1,0,0,0", OK)
                 await cmd(mod, b"AT+CIPTCPOPT=2,,1,,", OK)
-                await cmd(mod, b"AT+CIPTCPOPT?",
-                          b"".join(b"+CIPTCPOPT:%d,-1,%d,0,0\r\n" % (i, i == 2) for i in range(5))
-                          + OK)
-                await cmd(mod, b'AT+CIPSTART=2,"TCP","127.0.0.1",%d' % echo.port,
-                          b"2,CONNECT\r\n" + OK)
+                await cmd(
+                    mod,
+                    b"AT+CIPTCPOPT?",
+                    b"".join(b"+CIPTCPOPT:%d,-1,%d,0,0\r\n" % (i, i == 2) for i in range(5)) + OK,
+                )
+                await cmd(
+                    mod, b'AT+CIPSTART=2,"TCP","127.0.0.1",%d' % echo.port, b"2,CONNECT\r\n" + OK
+                )
                 assert link_socket(mod, 2).getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 
     run(main)

@@ -33,8 +33,13 @@ async def run_module(
     """Serve until ``stop`` is set (or SIGINT/SIGTERM, or stdin EOF on --stdio)."""
     commands.load_all()
     loop = asyncio.get_running_loop()
-    engine = Engine(profile, saved=store.load(), options=config.options, now=loop.time(),
-                    lenient_eol=lenient_eol or config.lenient_eol)
+    engine = Engine(
+        profile,
+        saved=store.load(),
+        options=config.options,
+        now=loop.time(),
+        lenient_eol=lenient_eol or config.lenient_eol,
+    )
     engine.parts["store_dir"] = store.directory
     if trace is not None or verbose:
         from .trace import make_sink, wrap_channel

@@ -33,36 +33,52 @@ _KINDS = ("client", "ca", "server", "server-ca")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("certs", help="manage the TLS certificate store",
-                       description="Manage the module's TLS certificates (pki / ca slots, "
-                                   "the SSL server identity).")
+    p = sub.add_parser(
+        "certs",
+        help="manage the TLS certificate store",
+        description="Manage the module's TLS certificates (pki / ca slots, "
+        "the SSL server identity).",
+    )
     verbs = p.add_subparsers(dest="certs_verb", required=True)
     for name in ("init", "create"):
-        i = verbs.add_parser(name, help="make a development CA, server and client certificate"
-                             + (" (alias of init)" if name == "create" else ""))
+        i = verbs.add_parser(
+            name,
+            help="make a development CA, server and client certificate"
+            + (" (alias of init)" if name == "create" else ""),
+        )
         _store_arg(i)
         i.add_argument("--cn", default="w800at.local", help="server certificate name")
-        i.add_argument("--host", action="append", metavar="NAME_OR_IP",
-                       help="extra server subjectAltName (repeatable; default: "
-                            f"{', '.join(DEFAULT_HOSTS)})")
+        i.add_argument(
+            "--host",
+            action="append",
+            metavar="NAME_OR_IP",
+            help=f"extra server subjectAltName (repeatable; default: {', '.join(DEFAULT_HOSTS)})",
+        )
         i.add_argument("--force", action="store_true", help="replace existing slots")
         i.set_defaults(handler=_init)
     ls = verbs.add_parser("list", help="show the installed certificates")
     _store_arg(ls)
     ls.set_defaults(handler=_list)
-    im = verbs.add_parser("import", help="install PEM files into a slot",
-                          description="client N CERT KEY | ca N CA | server CERT KEY | "
-                                      "server-ca CA")
+    im = verbs.add_parser(
+        "import",
+        help="install PEM files into a slot",
+        description="client N CERT KEY | ca N CA | server CERT KEY | server-ca CA",
+    )
     _store_arg(im)
     im.add_argument("kind", choices=_KINDS, help="which slot")
-    im.add_argument("files", nargs="+", metavar="ARG",
-                    help="[N] CERT.pem [KEY.pem] (N for client and ca slots)")
+    im.add_argument(
+        "files", nargs="+", metavar="ARG", help="[N] CERT.pem [KEY.pem] (N for client and ca slots)"
+    )
     im.set_defaults(handler=_import)
 
 
 def _store_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", type=Path, metavar="DIR",
-                   help=f"the module's store directory (default: {default_store_dir()})")
+    p.add_argument(
+        "--store",
+        type=Path,
+        metavar="DIR",
+        help=f"the module's store directory (default: {default_store_dir()})",
+    )
 
 
 def _store(args: argparse.Namespace) -> Path:
@@ -105,9 +121,12 @@ def _list(args: argparse.Namespace) -> int:
     store = _store(args)
     infos = list_store(store)
     if not infos:
-        print(f"no certificates in {certs_dir(store)} "
-              "(the SSL server makes a self-signed one when first started; "
-              "`w800at certs init` makes a development PKI)", file=out)
+        print(
+            f"no certificates in {certs_dir(store)} "
+            "(the SSL server makes a self-signed one when first started; "
+            "`w800at certs init` makes a development PKI)",
+            file=out,
+        )
         return 0
     for info in infos:
         print(_fmt(info), file=out)

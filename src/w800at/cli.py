@@ -22,29 +22,52 @@ log = logging.getLogger("w800at")
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("serve", help="run the module on a port",
-                       description="Run an emulated W800 AT module.")
+    p = sub.add_parser(
+        "serve", help="run the module on a port", description="Run an emulated W800 AT module."
+    )
     port = p.add_mutually_exclusive_group()
-    port.add_argument("--pty", metavar="PATH",
-                      help="a pseudo-terminal, with a symlink at PATH (default: ./w800.tty)")
-    port.add_argument("--tcp", metavar="HOST:PORT",
-                      help="the AT port on a TCP socket (one host at a time)")
+    port.add_argument(
+        "--pty",
+        metavar="PATH",
+        help="a pseudo-terminal, with a symlink at PATH (default: ./w800.tty)",
+    )
+    port.add_argument(
+        "--tcp", metavar="HOST:PORT", help="the AT port on a TCP socket (one host at a time)"
+    )
     port.add_argument("--serial", metavar="DEVICE", help="a real serial port")
-    port.add_argument("--rfc2217", metavar="HOST:PORT",
-                      help="a serial-over-TCP (RFC 2217) port; DTR/RTS toggle = reset")
+    port.add_argument(
+        "--rfc2217",
+        metavar="HOST:PORT",
+        help="a serial-over-TCP (RFC 2217) port; DTR/RTS toggle = reset",
+    )
     port.add_argument("--stdio", action="store_true", help="standard input and output")
     p.add_argument("--baud", type=int, default=115200, help="baud rate for --serial")
     p.add_argument("--profile", choices=sorted(PROFILES), help="dialect (default: w800)")
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="configuration file")
-    p.add_argument("--store", type=Path, metavar="DIR",
-                   help="where saved settings and certificates live "
-                        f"(default: {default_store_dir()})")
-    p.add_argument("--lenient-eol", action="store_true",
-                   help="accept a lone CR or LF as a line terminator (the real module does not)")
-    p.add_argument("-v", "--verbose", action="count", default=0,
-                   help="log more (-v: info and every byte, -vv: debug)")
-    p.add_argument("--trace", type=Path, metavar="FILE",
-                   help="record every byte both ways, with timestamps, to FILE")
+    p.add_argument(
+        "--store",
+        type=Path,
+        metavar="DIR",
+        help=f"where saved settings and certificates live (default: {default_store_dir()})",
+    )
+    p.add_argument(
+        "--lenient-eol",
+        action="store_true",
+        help="accept a lone CR or LF as a line terminator (the real module does not)",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log more (-v: info and every byte, -vv: debug)",
+    )
+    p.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="record every byte both ways, with timestamps, to FILE",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=sys.stderr
+    )
     if args.verbose < 2:  # pyserial's RFC 2217 negotiation chatter is debug detail
         logging.getLogger("w800at.channel.rfc2217").setLevel(logging.WARNING)
     try:
@@ -114,9 +138,17 @@ def _channel_from(args: argparse.Namespace) -> Channel:
     return open_channel("pty", args.pty or "./w800.tty")
 
 
-async def _serve(args: argparse.Namespace, channel: Channel, config: Config,
-                 profile: Profile, store: Store) -> None:
+async def _serve(
+    args: argparse.Namespace, channel: Channel, config: Config, profile: Profile, store: Store
+) -> None:
     from .app import run_module
 
-    await run_module(channel, profile, config, store, lenient_eol=args.lenient_eol,
-                     trace=args.trace, verbose=args.verbose > 0)
+    await run_module(
+        channel,
+        profile,
+        config,
+        store,
+        lenient_eol=args.lenient_eol,
+        trace=args.trace,
+        verbose=args.verbose > 0,
+    )

@@ -62,8 +62,14 @@ def host_addresses() -> StationAddresses:
     except ImportError:  # pragma: no cover - netinfo ships with the package
         return StationAddresses(ip="127.0.0.1", gateway="127.0.0.1", netmask="255.0.0.0")
     ident = host_identity()
-    return StationAddresses(ip=ident.ipv4, gateway=ident.gateway, netmask=ident.netmask,
-                            ip6_ll=ident.ipv6_ll, ip6_gl=ident.ipv6_gl, mac=ident.mac)
+    return StationAddresses(
+        ip=ident.ipv4,
+        gateway=ident.gateway,
+        netmask=ident.netmask,
+        ip6_ll=ident.ipv6_ll,
+        ip6_gl=ident.ipv6_gl,
+        mac=ident.mac,
+    )
 
 
 _TYPES: dict[str, type] = {"str": str, "int": int, "bool": bool, "None": type(None)}
@@ -80,11 +86,15 @@ def _pick(table: Any, cls: type, where: str) -> dict[str, Any]:
     for key, value in table.items():
         names = [t.strip() for t in str(fs[key].type).split("|")]
         allowed = tuple(_TYPES[t] for t in names if t in _TYPES)
-        if allowed and (not isinstance(value, allowed)
-                        or (isinstance(value, bool) and bool not in allowed)):
+        if allowed and (
+            not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
+        ):
             raise ConfigError(f"{where}: {key} = {value!r} is not {fs[key].type}")
-    missing = [f.name for f in fs.values() if f.name not in table
-               and f.default is MISSING and f.default_factory is MISSING]
+    missing = [
+        f.name
+        for f in fs.values()
+        if f.name not in table and f.default is MISSING and f.default_factory is MISSING
+    ]
     if missing:
         raise ConfigError(f"{where}: missing {', '.join(missing)}")
     return dict(table)
@@ -124,12 +134,16 @@ def load_config(path: Path | None) -> Config:
     if bad:
         raise ConfigError(f"[network]: unknown key(s) {', '.join(sorted(bad))}")
     try:
-        opts = ModuleOptions(access_points=aps, addresses=addr,
-                             dns_port=int(net.get("dns_port", 53)),
-                             sntp_port=int(net.get("sntp_port", 123)),
-                             net_timeout=float(net.get("timeout", 10.0)),
-                             server_bind=str(net.get("server_bind", "loopback")))
+        opts = ModuleOptions(
+            access_points=aps,
+            addresses=addr,
+            dns_port=int(net.get("dns_port", 53)),
+            sntp_port=int(net.get("sntp_port", 123)),
+            net_timeout=float(net.get("timeout", 10.0)),
+            server_bind=str(net.get("server_bind", "loopback")),
+        )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[network]: {exc}") from exc
-    return Config(profile=data.get("profile"), lenient_eol=bool(data.get("lenient_eol", False)),
-                  options=opts)
+    return Config(
+        profile=data.get("profile"), lenient_eol=bool(data.get("lenient_eol", False)), options=opts
+    )

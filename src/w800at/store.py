@@ -70,8 +70,12 @@ class Store:
             return data
         except ValueError as exc:
             bad = self.path.with_suffix(".corrupt")
-            log.error("settings file %s unreadable (%s); starting from defaults, kept as %s",
-                      self.path, exc, bad)
+            log.error(
+                "settings file %s unreadable (%s); starting from defaults, kept as %s",
+                self.path,
+                exc,
+                bad,
+            )
             os.replace(self.path, bad)
             return {}
 

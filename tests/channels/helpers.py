@@ -43,7 +43,8 @@ class RecordingEvents:
     async def wait_for(self, pred: Callable[[], bool], timeout: float = DEADLINE) -> None:
         """Wait until ``pred()`` holds (checked now and after each event)."""
         await self.conditions.wait(
-            pred, timeout, lambda: f"events={self.log} received={bytes(self.received)!r}")
+            pred, timeout, lambda: f"events={self.log} received={bytes(self.received)!r}"
+        )
 
     async def wait_bytes(self, n: int, timeout: float = DEADLINE) -> bytes:
         await self.wait_for(lambda: len(self.received) >= n, timeout)

@@ -115,8 +115,9 @@ def test_tracing_channel_records_both_directions_and_events() -> None:
     ]
 
 
-def test_traced_channel_as_the_app_uses_it(tmp_path: Path,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_traced_channel_as_the_app_uses_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The app's path: the runtime holds the wrapper and writes through it."""
     path = tmp_path / "trace.log"
 

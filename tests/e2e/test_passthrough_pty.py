@@ -24,8 +24,7 @@ def test_passthrough_escape_in_real_time(serve: Serve) -> None:
     port.command(b'AT+CWJAP="lab","secret"\r\n', JOIN_OK + OK)
     with TcpEchoServer() as echo:
         port.command(b"AT+CIPMODE=1\r\n", OK)
-        port.command(f'AT+CIPSTART="TCP","127.0.0.1",{echo.port}\r\n'.encode(),
-                     b"CONNECT\r\n" + OK)
+        port.command(f'AT+CIPSTART="TCP","127.0.0.1",{echo.port}\r\n'.encode(), b"CONNECT\r\n" + OK)
         port.command(b"AT+CIPSEND\r\n", PROMPT)
         time.sleep(SILENCE)
 

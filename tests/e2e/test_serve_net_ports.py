@@ -36,8 +36,10 @@ def test_tcp_refuses_a_second_host(serve: Serve) -> None:
     port = srv.connect()
     port.expect(READY)
     assert srv.port is not None
-    with (socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s2,
-          contextlib.suppress(ConnectionResetError)):
+    with (
+        socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s2,
+        contextlib.suppress(ConnectionResetError),
+    ):
         assert s2.recv(100) == b""
     port.command(b"AT\r\n", b"AT\r\n" + OK)  # the first host is unaffected
     port.quiet()

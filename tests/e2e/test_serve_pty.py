@@ -39,7 +39,7 @@ ssid = "flaky"
 fail = 4
 """
 
-JOIN_OK = (b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n")
+JOIN_OK = b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
 
 Serve = Callable[..., ServeProcess]
 
@@ -119,9 +119,11 @@ def test_wifi_join_fail_quit(serve: Serve) -> None:
     port.command(b'AT+CWJAP="flaky","x"\r\n', b"+CWJAP:4\r\n\r\nFAIL\r\n")
     port.command(b"AT+CWSTATE?\r\n", b'+CWSTATE:4,""\r\n' + OK)
     port.command(b'AT+CWJAP="lab","secret"\r\n', JOIN_OK + OK)
-    port.command(b"AT+CIFSR\r\n",
-                 b'+CIFSR:STAIP,"127.0.0.1"\r\n+CIFSR:STAIP6LL,"fe80::11:22ff:fe33:4455"\r\n'
-                 b'+CIFSR:STAIP6GL,"::1"\r\n+CIFSR:STAMAC,"02:11:22:33:44:55"\r\n' + OK)
+    port.command(
+        b"AT+CIFSR\r\n",
+        b'+CIFSR:STAIP,"127.0.0.1"\r\n+CIFSR:STAIP6LL,"fe80::11:22ff:fe33:4455"\r\n'
+        b'+CIFSR:STAIP6GL,"::1"\r\n+CIFSR:STAMAC,"02:11:22:33:44:55"\r\n' + OK,
+    )
     port.command(b"AT+CWQAP\r\n", OK + b"WIFI DISCONNECT\r\n")
     # like ESP-AT (the station keeps its configured target), the SSID stays
     port.command(b"AT+CWSTATE?\r\n", b'+CWSTATE:4,"lab"\r\n' + OK)
@@ -143,11 +145,13 @@ def test_esp_at_profile(serve: Serve) -> None:
     assert srv.profile == "esp-at"
     port = booted(srv)
     port.command(b"ATE0\r\n", b"ATE0\r\n" + OK)
-    port.command(b"AT+GMR\r\n",
-                 b"AT version:3.4.0.0(w800at - ESP32 - Nov 24 2026 00:00:00)\r\n"
-                 b"SDK version:v5.0.6\r\n"
-                 b"compile time(w800at):Nov 24 2026 00:00:00\r\n"
-                 b"Bin version:v3.4.0.0(WROOM-32)\r\n" + OK)
+    port.command(
+        b"AT+GMR\r\n",
+        b"AT version:3.4.0.0(w800at - ESP32 - Nov 24 2026 00:00:00)\r\n"
+        b"SDK version:v5.0.6\r\n"
+        b"compile time(w800at):Nov 24 2026 00:00:00\r\n"
+        b"Bin version:v3.4.0.0(WROOM-32)\r\n" + OK,
+    )
     port.command(b"AT+CWHOSTNAME?\r\n", b"+CWHOSTNAME:espressif\r\n" + OK)
     port.quiet()
 

@@ -57,7 +57,7 @@ def test_gmr(profile: Any, gmr: bytes) -> None:
     assert h.send(b"AT+GMR\r\n") == b"AT+GMR\r\n" + gmr + OK
     first = gmr.split(b"\r\n")[0]
     assert first.startswith(b"AT version:")
-    assert len(first.split(b"(")[0][len(b"AT version:"):]) <= 10  # fits a 10-byte buffer
+    assert len(first.split(b"(")[0][len(b"AT version:") :]) <= 10  # fits a 10-byte buffer
     h.check()
 
 
@@ -149,7 +149,8 @@ def test_sysstore_0_changes_are_lost_on_restart() -> None:
     assert h.send(b"AT+CWMODE?\r\n") == b"+CWMODE:2\r\n" + OK  # in effect until restart
     h2 = quiet(saved=snap)
     assert h2.send(b"AT+CWMODE?\r\nAT+CWHOSTNAME?\r\nAT+SYSSTORE?\r\n") == (
-        b"+CWMODE:1\r\n" + OK + b"+CWHOSTNAME:w800\r\n" + OK + b"+SYSSTORE:0\r\n" + OK)
+        b"+CWMODE:1\r\n" + OK + b"+CWHOSTNAME:w800\r\n" + OK + b"+SYSSTORE:0\r\n" + OK
+    )
     # AT+RST is a restart too
     assert h.send(b"AT+RST\r\n") == OK
     assert h.advance(1) == READY
@@ -171,8 +172,11 @@ def test_restore_forgets_saved_settings_and_reboots() -> None:
     assert len(h.take(ResetNetwork)) == 1
     assert h.advance(1) == READY
     assert h.send(b"AT+CWHOSTNAME?\r\nAT+UART_DEF?\r\n") == (
-        b"AT+CWHOSTNAME?\r\n+CWHOSTNAME:w800\r\n" + OK
-        + b"AT+UART_DEF?\r\n+UART_DEF:115200,8,1,0,0\r\n" + OK)
+        b"AT+CWHOSTNAME?\r\n+CWHOSTNAME:w800\r\n"
+        + OK
+        + b"AT+UART_DEF?\r\n+UART_DEF:115200,8,1,0,0\r\n"
+        + OK
+    )
     h.check()
 
 
@@ -186,7 +190,8 @@ def test_uart_cur_applies_now_and_is_not_saved() -> None:
     assert isinstance(su, SetUart)
     assert (su.baud, su.databits, su.stopbits, su.parity, su.flow) == (921600, 8, 1, 0, 0)
     assert h.send(b"AT+UART_CUR?\r\nAT+UART_DEF?\r\n") == (
-        b"+UART_CUR:921600,8,1,0,0\r\n" + OK + b"+UART_DEF:115200,8,1,0,0\r\n" + OK)
+        b"+UART_CUR:921600,8,1,0,0\r\n" + OK + b"+UART_DEF:115200,8,1,0,0\r\n" + OK
+    )
     h.send(b"AT+RST\r\n")
     h.advance(1)
     assert h.send(b"AT+UART_CUR?\r\n") == b"AT+UART_CUR?\r\n+UART_CUR:115200,8,1,0,0\r\n" + OK
@@ -205,15 +210,18 @@ def test_uart_def_is_saved_and_becomes_current_after_restart() -> None:
     assert h2.send(b"AT+UART_CUR?\r\n") == b"+UART_CUR:57600,8,1,0,1\r\n" + OK
 
 
-@pytest.mark.parametrize(("line", "code"), [
-    (b"AT+UART_CUR=79,8,1,0,0\r\n", 0x01070000),
-    (b"AT+UART_CUR=115200,9,1,0,0\r\n", 0x01070000),
-    (b"AT+UART_CUR=115200,8,4,0,0\r\n", 0x01070000),
-    (b"AT+UART_CUR=115200,8,1,3,0\r\n", 0x01070000),
-    (b"AT+UART_CUR=115200,8,1,0,4\r\n", 0x01070000),
-    (b"AT+UART_CUR=115200,8,1,0\r\n", 0x01060000),
-    (b"AT+UART_DEF=115200,8,1,0,0,0\r\n", 0x01060000),
-])
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b"AT+UART_CUR=79,8,1,0,0\r\n", 0x01070000),
+        (b"AT+UART_CUR=115200,9,1,0,0\r\n", 0x01070000),
+        (b"AT+UART_CUR=115200,8,4,0,0\r\n", 0x01070000),
+        (b"AT+UART_CUR=115200,8,1,3,0\r\n", 0x01070000),
+        (b"AT+UART_CUR=115200,8,1,0,4\r\n", 0x01070000),
+        (b"AT+UART_CUR=115200,8,1,0\r\n", 0x01060000),
+        (b"AT+UART_DEF=115200,8,1,0,0,0\r\n", 0x01060000),
+    ],
+)
 def test_uart_bad_parameters(line: bytes, code: int) -> None:
     h = quiet()
     h.send(b"AT+SYSLOG=1\r\n")
@@ -235,8 +243,14 @@ def test_sysmsg_query_and_set() -> None:
 def ip_only() -> Iterator[str]:
     """A test-only command with needs_ip=True (removed from the registry afterwards)."""
     name = "+TESTNEEDSIP"
-    COMMANDS[name] = Command(name, execute=lambda m: None, set=lambda m, a: None,
-                             query=lambda m: None, params=(Int("n", 0, 9),), needs_ip=True)
+    COMMANDS[name] = Command(
+        name,
+        execute=lambda m: None,
+        set=lambda m, a: None,
+        query=lambda m: None,
+        params=(Int("n", 0, 9),),
+        needs_ip=True,
+    )
     try:
         yield name
     finally:
@@ -250,7 +264,8 @@ def test_needs_ip_before_and_after_join(ip_only: str) -> None:
     assert h.send(b"AT%s\r\n" % ip_only.encode()) == no_ip
     assert h.send(b"AT%s=1\r\n" % ip_only.encode()) == no_ip
     assert h.send(b"AT%s=10\r\n" % ip_only.encode()) == (  # the grammar is checked first
-        b"ERR CODE:0x01070000\r\n" + ERROR)
+        b"ERR CODE:0x01070000\r\n" + ERROR
+    )
     assert h.send(b"AT%s?\r\n" % ip_only.encode()) == OK  # a query needs no network
     h.join()
     assert h.send(b"AT%s\r\n" % ip_only.encode()) == OK
@@ -259,10 +274,13 @@ def test_needs_ip_before_and_after_join(ip_only: str) -> None:
     h.check()
 
 
-@pytest.mark.parametrize("line", [
-    b'AT+CIPDOMAIN="example.test"\r\n',
-    b'AT+CIPSTART="TCP","127.0.0.1",80\r\n',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'AT+CIPDOMAIN="example.test"\r\n',
+        b'AT+CIPSTART="TCP","127.0.0.1",80\r\n',
+    ],
+)
 def test_network_commands_answer_error_before_a_join(line: bytes) -> None:
     if line[2:].split(b"=")[0].decode() not in COMMANDS:
         pytest.skip("command not registered yet")

@@ -147,14 +147,15 @@ def test_several_lines_in_one_chunk() -> None:
 def test_busy_while_a_command_runs() -> None:
     def scenario(h: Harness, bytewise: bool) -> bytes:
         h.send(b"ATE0\r\n")
-        out = h.send(b'AT+CWJAP="lab","secret"\r\nAT\r\nAT+GMR\r\n\r\nAT+C',
-                     bytewise=bytewise)
+        out = h.send(b'AT+CWJAP="lab","secret"\r\nAT\r\nAT+GMR\r\n\r\nAT+C', bytewise=bytewise)
         assert out == BUSY * 3, out  # an empty line is a line too
         return out + h.advance(1.0) + h.send(b"AT\r\n")
 
     out = both(scenario)
-    assert out == (BUSY * 3 + b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\n"
-                   b"WIFI GOT IPv6 GL\r\n" + OK + BUSY + OK)
+    assert out == (
+        BUSY * 3 + b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\n"
+        b"WIFI GOT IPv6 GL\r\n" + OK + BUSY + OK
+    )
 
 
 def test_partial_line_when_the_command_ends_gets_one_busy() -> None:
@@ -215,13 +216,15 @@ def test_lenient_eol_lone_cr_runs_after_a_short_wait() -> None:
 def test_lenient_eol_echo_does_not_depend_on_how_bytes_arrive(eols: bytes) -> None:
     """With echo on, CR LF split across reads (as on a slow serial line) echoes both
     bytes before the answer, exactly as when they arrive together."""
+
     def scenario(h: Harness, bytewise: bool) -> bytes:
         lines = b"AT" + eols + b"AT+CWMODE?" + eols + b"ATE0" + eols
         return h.send(lines, bytewise=bytewise) + h.advance(LONE_CR_WAIT)
 
     out = both(scenario, lenient_eol=True)
-    assert out == (b"AT" + eols + OK + b"AT+CWMODE?" + eols + b"+CWMODE:1\r\n" + OK
-                   + b"ATE0" + eols + OK)
+    assert out == (
+        b"AT" + eols + OK + b"AT+CWMODE?" + eols + b"+CWMODE:1\r\n" + OK + b"ATE0" + eols + OK
+    )
 
 
 def test_lenient_eol_still_checks_length_and_prefix() -> None:

@@ -28,21 +28,59 @@ BUSY = b"\r\nbusy p...\r\n"
 FINAL = re.compile(rb"\r\n(?:OK|ERROR|FAIL|SEND OK|SEND FAIL|SEND CANCELLED|busy p\.\.\.)\r\n")
 
 FRAGMENTS = [
-    b"AT", b"\r\n", b"\r", b"\n", b"ATE0", b"ATE1", b"AT+GMR", b"AT+CWMODE", b"=", b"?",
-    b"=?", b",", b'"', b"\\", b"0", b"1", b"3", b"-1", b"99999999999", b"at", b"\x00", b"\xff",
-    b"AT+CWJAP", b'"lab"', b'"secret"', b"AT+CWLAP", b"AT+CWQAP", b"AT+SYSLOG=1",
-    b"AT+CMD?", b"AT+CWSTATE?", b"AT+CWHOSTNAME", b"AT+SYSSTORE=0", b"AT+CIFSR",
-    b"AT+CWDHCP", b"AT+CIPSTA", b"AT+CIPSTAMAC", b"AT+CWAUTOCONN", b"AT+UART_CUR",
-    b"115200,8,1,0,0", b"AT+SYSMSG", b"AT" + b"X" * 300,
+    b"AT",
+    b"\r\n",
+    b"\r",
+    b"\n",
+    b"ATE0",
+    b"ATE1",
+    b"AT+GMR",
+    b"AT+CWMODE",
+    b"=",
+    b"?",
+    b"=?",
+    b",",
+    b'"',
+    b"\\",
+    b"0",
+    b"1",
+    b"3",
+    b"-1",
+    b"99999999999",
+    b"at",
+    b"\x00",
+    b"\xff",
+    b"AT+CWJAP",
+    b'"lab"',
+    b'"secret"',
+    b"AT+CWLAP",
+    b"AT+CWQAP",
+    b"AT+SYSLOG=1",
+    b"AT+CMD?",
+    b"AT+CWSTATE?",
+    b"AT+CWHOSTNAME",
+    b"AT+SYSSTORE=0",
+    b"AT+CIFSR",
+    b"AT+CWDHCP",
+    b"AT+CIPSTA",
+    b"AT+CIPSTAMAC",
+    b"AT+CWAUTOCONN",
+    b"AT+UART_CUR",
+    b"115200,8,1,0,0",
+    b"AT+SYSMSG",
+    b"AT" + b"X" * 300,
 ]
 
-fragments = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.binary(max_size=6)),
-                     max_size=60).map(b"".join)
-crlf_heavy = st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"A", b"T", b"AT", b"E0", b"x"]),
-                      max_size=80).map(b"".join)
+fragments = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.binary(max_size=6)), max_size=60).map(
+    b"".join
+)
+crlf_heavy = st.lists(
+    st.sampled_from([b"\r", b"\n", b"\r\n", b"A", b"T", b"AT", b"E0", b"x"]), max_size=80
+).map(b"".join)
 inputs = st.one_of(st.binary(max_size=600), fragments, crlf_heavy)
 chunkings: st.SearchStrategy[list[int]] = st.one_of(
-    st.just([]), st.lists(st.integers(1, 40), min_size=1, max_size=20))
+    st.just([]), st.lists(st.integers(1, 40), min_size=1, max_size=20)
+)
 
 
 def settle(h: Harness) -> bytes:
@@ -146,7 +184,7 @@ def test_arbitrary_bytes(data: bytes, sizes: list[int]) -> None:
 
 def test_the_property_checker_counts_what_it_should() -> None:
     """The checker itself: a known input gives the known counts."""
-    data = b'AT\r\n\r\nat\r\nAT+CWLAP\r\nAT\r\n\r\nAT+GM'
+    data = b"AT\r\n\r\nat\r\nAT+CWLAP\r\nAT\r\n\r\nAT+GM"
     out, expected, seen = run_by_lines(data)
     # AT, at, CWLAP (later), busy, busy(empty line), busy(partial)
     assert (expected, seen) == (6, 6)

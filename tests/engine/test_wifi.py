@@ -51,17 +51,21 @@ def test_join_success_messages_whole_and_bytewise() -> None:
     assert both(scenario, options=LAB) == JOINED + OK
 
 
-@pytest.mark.parametrize(("line", "code"), [
-    (b'AT+CWJAP="lab","wrong"\r\n', 2),
-    (b'AT+CWJAP="nowhere","secret"\r\n', 3),
-    (b'AT+CWJAP="timeout","x"\r\n', 1),
-    (b'AT+CWJAP="lab","secret","02:00:00:00:00:ff"\r\n', 3),  # BSSID does not match
-])
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b'AT+CWJAP="lab","wrong"\r\n', 2),
+        (b'AT+CWJAP="nowhere","secret"\r\n', 3),
+        (b'AT+CWJAP="timeout","x"\r\n', 1),
+        (b'AT+CWJAP="lab","secret","02:00:00:00:00:ff"\r\n', 3),  # BSSID does not match
+    ],
+)
 def test_join_failures(line: bytes, code: int) -> None:
     h = quiet()
     assert jap(h, line) == b"+CWJAP:%d\r\n" % code + FAIL
     assert h.send(b"AT+CWSTATE?\r\nAT+CWJAP?\r\n") == (
-        b'+CWSTATE:4,""\r\n' + OK + b"No AP\r\n" + OK)
+        b'+CWSTATE:4,""\r\n' + OK + b"No AP\r\n" + OK
+    )
     h.check()
 
 
@@ -69,7 +73,8 @@ def test_join_with_matching_bssid_and_no_ipv6() -> None:
     h = quiet()
     assert jap(h, b'AT+CWJAP="lab","secret","02:00:00:00:00:AA"\r\n') == JOINED + OK
     assert jap(h, b'AT+CWJAP="v4only","x"\r\n') == (
-        b"WIFI DISCONNECT\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK)
+        b"WIFI DISCONNECT\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK
+    )
 
 
 def test_failure_fault_injection_from_options() -> None:
@@ -82,7 +87,8 @@ def test_no_access_points_configured_means_any_join_works() -> None:
     h = quiet(options=None)
     assert jap(h, b'AT+CWJAP="anything","anypass"\r\n') == JOINED + OK
     assert h.send(b"AT+CWJAP?\r\n") == (
-        b'+CWJAP:"anything","02:00:00:00:00:01",6,-45,0,1,3,0,1\r\n' + OK)
+        b'+CWJAP:"anything","02:00:00:00:00:01",6,-45,0,1,3,0,1\r\n' + OK
+    )
 
 
 def test_query_state_and_quit() -> None:
@@ -91,7 +97,8 @@ def test_query_state_and_quit() -> None:
     assert h.send(b"AT+CWJAP?\r\n") == b"No AP\r\n" + OK
     assert jap(h, b'AT+CWJAP="lab","secret"\r\n') == JOINED + OK
     assert h.send(b"AT+CWJAP?\r\n") == (
-        b'+CWJAP:"lab","02:00:00:00:00:aa",11,-40,0,1,3,0,1\r\n' + OK)
+        b'+CWJAP:"lab","02:00:00:00:00:aa",11,-40,0,1,3,0,1\r\n' + OK
+    )
     assert h.send(b"AT+CWSTATE?\r\n") == b'+CWSTATE:2,"lab"\r\n' + OK
     assert h.send(b"AT+CWQAP\r\n") == OK + b"WIFI DISCONNECT\r\n"
     assert h.send(b"AT+CWSTATE?\r\n") == b'+CWSTATE:4,"lab"\r\n' + OK
@@ -123,10 +130,10 @@ def test_cwjap_execute_rejoins_the_saved_ap() -> None:
 def test_cwjap_parameter_errors() -> None:
     h = quiet()
     assert h.send(b'AT+CWJAP="lab"\r\n') == b"ERR CODE:0x01060000\r\n" + ERROR
-    assert h.send(b'AT+CWJAP="' + b"s" * 33 + b'","p"\r\n') == (
-        b"ERR CODE:0x01040000\r\n" + ERROR)
+    assert h.send(b'AT+CWJAP="' + b"s" * 33 + b'","p"\r\n') == (b"ERR CODE:0x01040000\r\n" + ERROR)
     assert h.send(b'AT+CWJAP="lab","' + b"p" * 65 + b'"\r\n') == (
-        b"ERR CODE:0x01040000\r\n" + ERROR)
+        b"ERR CODE:0x01040000\r\n" + ERROR
+    )
     assert h.send(b"AT+CWJAP=lab,secret\r\n") == b"ERR CODE:0x01050000\r\n" + ERROR
     # escapes inside strings: \" and \, and \\ are literal characters
     assert jap(h, b'AT+CWJAP="lab","s\\ecret"\r\n') == JOINED + OK
@@ -152,9 +159,11 @@ def test_cwlap_lists_configured_aps() -> None:
         b'+CWLAP:(3,"lab",-40,"02:00:00:00:00:aa",11)\r\n'
         b'+CWLAP:(0,"open",-70,"02:00:00:00:00:bb",1)\r\n'
         b'+CWLAP:(3,"timeout",-45,"02:00:00:00:00:cc",6)\r\n'
-        b'+CWLAP:(3,"v4only",-45,"02:00:00:00:00:dd",6)\r\n' + OK)
+        b'+CWLAP:(3,"v4only",-45,"02:00:00:00:00:dd",6)\r\n' + OK
+    )
     assert h.send(b'AT+CWLAP="open"\r\n') + h.advance(1) == (
-        b'+CWLAP:(0,"open",-70,"02:00:00:00:00:bb",1)\r\n' + OK)
+        b'+CWLAP:(0,"open",-70,"02:00:00:00:00:bb",1)\r\n' + OK
+    )
     assert h.send(b'AT+CWLAP="none"\r\n') + h.advance(1) == OK
 
 
@@ -163,37 +172,42 @@ def test_cwlap_without_configured_aps_shows_the_joined_one() -> None:
     assert h.send(b"AT+CWLAP\r\n") + h.advance(1) == OK
     jap(h, b'AT+CWJAP="x","y"\r\n')
     assert h.send(b"AT+CWLAP\r\n") + h.advance(1) == (
-        b'+CWLAP:(3,"x",-45,"02:00:00:00:00:01",6)\r\n' + OK)
+        b'+CWLAP:(3,"x",-45,"02:00:00:00:00:01",6)\r\n' + OK
+    )
 
 
 def test_addresses_before_and_after_join() -> None:
     h = quiet()
     assert h.send(b"AT+CIPSTA?\r\n") == (
-        b'+CIPSTA:ip:"0.0.0.0"\r\n+CIPSTA:gateway:"0.0.0.0"\r\n'
-        b'+CIPSTA:netmask:"0.0.0.0"\r\n' + OK)
+        b'+CIPSTA:ip:"0.0.0.0"\r\n+CIPSTA:gateway:"0.0.0.0"\r\n+CIPSTA:netmask:"0.0.0.0"\r\n' + OK
+    )
     assert h.send(b"AT+CIFSR\r\n") == (
-        b'+CIFSR:STAIP,"0.0.0.0"\r\n+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n' + OK)
+        b'+CIFSR:STAIP,"0.0.0.0"\r\n+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n' + OK
+    )
     jap(h, b'AT+CWJAP="lab","secret"\r\n')
     assert h.send(b"AT+CIPSTA?\r\n") == (
         b'+CIPSTA:ip:"127.0.0.1"\r\n+CIPSTA:gateway:"127.0.0.1"\r\n'
         b'+CIPSTA:netmask:"255.0.0.0"\r\n+CIPSTA:ip6ll:"fe80::1"\r\n'
-        b'+CIPSTA:ip6gl:"::1"\r\n' + OK)
+        b'+CIPSTA:ip6gl:"::1"\r\n' + OK
+    )
     assert h.send(b"AT+CIFSR\r\n") == (
         b'+CIFSR:STAIP,"127.0.0.1"\r\n+CIFSR:STAIP6LL,"fe80::1"\r\n'
-        b'+CIFSR:STAIP6GL,"::1"\r\n+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n' + OK)
+        b'+CIFSR:STAIP6GL,"::1"\r\n+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n' + OK
+    )
     assert h.send(b"AT+CWMODE=3\r\nAT+CIFSR\r\n") == OK + (
         b'+CIFSR:APIP,"192.168.4.1"\r\n+CIFSR:APMAC,"02:00:00:00:00:01"\r\n'
         b'+CIFSR:STAIP,"127.0.0.1"\r\n+CIFSR:STAIP6LL,"fe80::1"\r\n'
-        b'+CIFSR:STAIP6GL,"::1"\r\n+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n' + OK)
+        b'+CIFSR:STAIP6GL,"::1"\r\n+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n' + OK
+    )
 
 
 def test_ipv6_lines_follow_cipv6() -> None:
     h = quiet(ESP_AT)  # CIPV6 off by default there
-    assert jap(h, b'AT+CWJAP="lab","secret"\r\n') == (
-        b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK)
+    assert jap(h, b'AT+CWJAP="lab","secret"\r\n') == (b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK)
     assert h.send(b"AT+CIPSTA?\r\n") == (
         b'+CIPSTA:ip:"127.0.0.1"\r\n+CIPSTA:gateway:"127.0.0.1"\r\n'
-        b'+CIPSTA:netmask:"255.0.0.0"\r\n' + OK)
+        b'+CIPSTA:netmask:"255.0.0.0"\r\n' + OK
+    )
 
 
 def test_static_ip_and_dhcp() -> None:
@@ -204,7 +218,8 @@ def test_static_ip_and_dhcp() -> None:
     jap(h, b'AT+CWJAP="v4only","x"\r\n')
     assert h.send(b"AT+CIPSTA?\r\n") == (
         b'+CIPSTA:ip:"127.0.0.9"\r\n+CIPSTA:gateway:"127.0.0.1"\r\n'
-        b'+CIPSTA:netmask:"255.255.255.0"\r\n' + OK)
+        b'+CIPSTA:netmask:"255.255.255.0"\r\n' + OK
+    )
     assert h.send(b'AT+CIPSTA="127.0.0.300"\r\n') == b"ERR CODE:0x01070000\r\n" + ERROR
     assert h.send(b"AT+CWDHCP=1,1\r\nAT+CWDHCP?\r\n") == OK + b"+CWDHCP:3\r\n" + OK
     assert h.send(b"AT+CWDHCP=0,2\r\nAT+CWDHCP?\r\n") == OK + b"+CWDHCP:1\r\n" + OK
@@ -226,7 +241,8 @@ def test_hostname_and_autoconn_settings() -> None:
     h = quiet()
     assert h.send(b"AT+CWHOSTNAME?\r\n") == b"+CWHOSTNAME:w800\r\n" + OK
     assert h.send(b'AT+CWHOSTNAME="my-board"\r\nAT+CWHOSTNAME?\r\n') == (
-        OK + b"+CWHOSTNAME:my-board\r\n" + OK)
+        OK + b"+CWHOSTNAME:my-board\r\n" + OK
+    )
     assert h.send(b"AT+CWAUTOCONN?\r\n") == b"+CWAUTOCONN:1\r\n" + OK
     assert h.send(b"AT+SYSSTORE=0\r\n") == OK
     h.take()
@@ -250,7 +266,7 @@ def test_autoconnect_joins_at_boot_in_the_background() -> None:
     assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:3,"lab"\r\n' + OK
     assert h.advance(W800.join_time) == b"WIFI CONNECTED\r\n"
     assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:1,"lab"\r\n' + OK
-    assert h.advance(W800.dhcp_time) == JOINED[len(b"WIFI CONNECTED\r\n"):]
+    assert h.advance(W800.dhcp_time) == JOINED[len(b"WIFI CONNECTED\r\n") :]
     assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:2,"lab"\r\n' + OK
     h.check()
 
@@ -278,7 +294,8 @@ def test_quit_during_autoconnect_cancels_it(line: bytes, delay: float) -> None:
     else:
         assert out == connected + line + disconnect + OK
     assert h.send(b"AT+CWSTATE?\r\n") == (
-        b'AT+CWSTATE?\r\n+CWSTATE:4,"%s"\r\n' % (b"lab" if delay else b"") + OK)
+        b'AT+CWSTATE?\r\n+CWSTATE:4,"%s"\r\n' % (b"lab" if delay else b"") + OK
+    )
     h.check()
 
 
@@ -286,6 +303,7 @@ def test_foreground_join_overtakes_autoconnect() -> None:
     h = Harness(options=LAB, saved=saved_join())
     h.send(b"ATE0\r\n")
     assert jap(h, b'AT+CWJAP="v4only","x"\r\n') == (
-        b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK)  # the auto-join left no trace
+        b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK
+    )  # the auto-join left no trace
     assert h.advance(2) == b""
     assert h.send(b"AT+CWSTATE?\r\n") == b'+CWSTATE:2,"v4only"\r\n' + OK

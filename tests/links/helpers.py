@@ -24,8 +24,12 @@ def table(h: Harness) -> LinkTable:
     return links_of(h.engine)
 
 
-def open_link(h: Harness, cmd: bytes = b'AT+CIPSTART="TCP","127.0.0.1",8080\r\n',
-              remote: tuple[str, int] = PEER, local_port: int = 40000) -> bytes:
+def open_link(
+    h: Harness,
+    cmd: bytes = b'AT+CIPSTART="TCP","127.0.0.1",8080\r\n',
+    remote: tuple[str, int] = PEER,
+    local_port: int = 40000,
+) -> bytes:
     """Run a CIPSTART-like command and let the runtime connect it."""
     out = h.send(cmd)
     acts = h.take(Connect)

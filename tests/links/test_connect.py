@@ -29,7 +29,13 @@ def test_connect_action_carries_the_parameters() -> None:
     (act,) = h.take(Connect)
     assert isinstance(act, Connect)
     assert (act.link_id, act.kind, act.host, act.port, act.local_ip, act.local_port) == (
-        0, "TCP", "localhost", 8080, "127.0.0.1", None)
+        0,
+        "TCP",
+        "localhost",
+        8080,
+        "127.0.0.1",
+        None,
+    )
     assert act.opts.keepalive == 60
     assert act.tls is None
 
@@ -138,7 +144,8 @@ def test_v6_needs_cipv6() -> None:
 def test_needs_wifi() -> None:
     h = Harness()
     assert h.send(b'AT+CIPSTART="TCP","127.0.0.1",8080\r\n') == (
-        b'AT+CIPSTART="TCP","127.0.0.1",8080\r\n' + ERROR)
+        b'AT+CIPSTART="TCP","127.0.0.1",8080\r\n' + ERROR
+    )
     assert h.take(Connect) == []
 
 
@@ -228,12 +235,17 @@ def test_cipstate_and_cipstatus() -> None:
     h.send(b"AT+CIPMUX=1\r\n")
     open_link(h, b'AT+CIPSTART=1,"UDP","127.0.0.1",8080,1002\r\n', local_port=1002)
     open_link(h, b'AT+CIPSTART=0,"TCP","127.0.0.1",8080\r\n')
-    rows = (b'0,"TCP","127.0.0.1",8080,40000,0\r\n'
-            b'1,"UDP","127.0.0.1",8080,1002,0\r\n')
-    assert h.send(b"AT+CIPSTATE?\r\n") == b"".join(
-        b"+CIPSTATE:" + r + b"\r\n" for r in rows.split(b"\r\n")[:2]) + OK
-    assert h.send(b"AT+CIPSTATUS\r\n") == b"STATUS:3\r\n" + b"".join(
-        b"+CIPSTATUS:" + r + b"\r\n" for r in rows.split(b"\r\n")[:2]) + OK
+    rows = b'0,"TCP","127.0.0.1",8080,40000,0\r\n1,"UDP","127.0.0.1",8080,1002,0\r\n'
+    assert (
+        h.send(b"AT+CIPSTATE?\r\n")
+        == b"".join(b"+CIPSTATE:" + r + b"\r\n" for r in rows.split(b"\r\n")[:2]) + OK
+    )
+    assert (
+        h.send(b"AT+CIPSTATUS\r\n")
+        == b"STATUS:3\r\n"
+        + b"".join(b"+CIPSTATUS:" + r + b"\r\n" for r in rows.split(b"\r\n")[:2])
+        + OK
+    )
     h.send(b"AT+CIPCLOSE=5\r\n")
     finish_close(h)
     finish_close(h)
@@ -248,7 +260,8 @@ def test_accepted_link_is_listed_as_server() -> None:
     assert h.send(b"") == b"1,CONNECT\r\n"
     assert h.send(b"AT+CIPSTATE?\r\n") == (
         b'+CIPSTATE:0,"TCP","127.0.0.1",8080,40000,0\r\n'
-        b'+CIPSTATE:1,"TCP","127.0.0.9",5555,333,1\r\n' + OK)
+        b'+CIPSTATE:1,"TCP","127.0.0.9",5555,333,1\r\n' + OK
+    )
     table(h).server_max_conn = 1
     assert table(h).on_accepted("TCP", "127.0.0.9", 5556, 333) is None
 

@@ -43,9 +43,17 @@ def test_ipd_splits_at_2920() -> None:
     open_link(h)
     data = bytes(range(256)) * 23 + b"xyz"  # 5891 bytes
     out = data_in(h, 0, data)
-    assert out == (b"\r\n+IPD,2920:" + data[:2920] + b"\r\n"
-                   + b"\r\n+IPD,2920:" + data[2920:5840] + b"\r\n"
-                   + b"\r\n+IPD,51:" + data[5840:] + b"\r\n")
+    assert out == (
+        b"\r\n+IPD,2920:"
+        + data[:2920]
+        + b"\r\n"
+        + b"\r\n+IPD,2920:"
+        + data[2920:5840]
+        + b"\r\n"
+        + b"\r\n+IPD,51:"
+        + data[5840:]
+        + b"\r\n"
+    )
 
 
 def test_ipd_exactly_2920_is_one_frame() -> None:
@@ -61,11 +69,11 @@ def test_udp_one_datagram_per_frame_and_sender() -> None:
     open_link(h, b'AT+CIPSTART=1,"UDP","127.0.0.1",8080,1002,2\r\n')
     table(h).on_data(1, b"one", ("127.0.0.5", 7000), h.now)
     table(h).on_data(1, b"two", ("127.0.0.6", 7001), h.now)
-    assert h.send(b"") == (b'\r\n+IPD,1,3,"127.0.0.5",7000:one\r\n'
-                           b'\r\n+IPD,1,3,"127.0.0.6",7001:two\r\n')
+    assert h.send(b"") == (
+        b'\r\n+IPD,1,3,"127.0.0.5",7000:one\r\n\r\n+IPD,1,3,"127.0.0.6",7001:two\r\n'
+    )
     # <mode> 2: the remote follows every datagram
-    assert h.send(b"AT+CIPSTATE?\r\n") == (
-        b'+CIPSTATE:1,"UDP","127.0.0.6",7001,40000,0\r\n' + OK)
+    assert h.send(b"AT+CIPSTATE?\r\n") == (b'+CIPSTATE:1,"UDP","127.0.0.6",7001,40000,0\r\n' + OK)
 
 
 def test_udp_mode_1_changes_remote_once() -> None:

@@ -69,8 +69,13 @@ def test_keep_alive_shared_with_cipstart_last_wins() -> None:
 
 def test_ranges() -> None:
     h = joined()
-    for cmd in (b"AT+CIPTCPOPT=-2\r\n", b"AT+CIPTCPOPT=,2\r\n", b"AT+CIPTCPOPT=,,-1\r\n",
-                b"AT+CIPTCPOPT=,,,7201\r\n", b"AT+CIPTCPOPT=1,1,1,1,1\r\n"):
+    for cmd in (
+        b"AT+CIPTCPOPT=-2\r\n",
+        b"AT+CIPTCPOPT=,2\r\n",
+        b"AT+CIPTCPOPT=,,-1\r\n",
+        b"AT+CIPTCPOPT=,,,7201\r\n",
+        b"AT+CIPTCPOPT=1,1,1,1,1\r\n",
+    ):
         assert h.send(cmd) == ERROR, cmd
     h.send(b"AT+CIPMUX=1\r\n")
     assert h.send(b"AT+CIPTCPOPT=6,1\r\n") == ERROR

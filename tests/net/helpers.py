@@ -75,7 +75,8 @@ class RecordingRuntime(Runtime):
     async def until(self, pred: Callable[[], bool], timeout: float = DEADLINE) -> None:
         """Wait (bounded) until ``pred()`` holds; checked after every event/result."""
         await self.conditions.wait(
-            pred, timeout, lambda: f"results={self.results} closed={self.links.closed}")
+            pred, timeout, lambda: f"results={self.results} closed={self.links.closed}"
+        )
 
     def do(self, action: Action) -> int:
         """Perform ``action`` as the pump would, with a token; returns the token."""

@@ -68,7 +68,8 @@ def test_passthrough_holds_the_host_while_the_remote_is_stalled(tmp_path: object
             port.cmd(b'AT+CWJAP="lab","password"')
             assert port.cmd(b"AT+CIPMODE=1") == b"\r\nOK\r\n"
             assert port.cmd(f'AT+CIPSTART="TCP","127.0.0.1",{sink.port}'.encode()) == (
-                b"CONNECT\r\n\r\nOK\r\n")
+                b"CONNECT\r\n\r\nOK\r\n"
+            )
             port.ser.write(b"AT+CIPSEND\r\n")
             assert port.until(b">") == b"\r\nOK\r\n\r\n>"
             time.sleep(0.05)  # the +++ guard: what follows is data

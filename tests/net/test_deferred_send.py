@@ -28,8 +28,9 @@ def test_send_ok_is_written_to_the_host_before_the_bytes_go_to_the_socket() -> N
             async with LiveModule() as mod:
                 await mod.join()
                 await mod.cmd(b"ATE0", OK)
-                await mod.cmd(f'AT+CIPSTART="TCP","127.0.0.1",{srv.port}'.encode(),
-                              b"CONNECT\r\n\r\nOK\r\n")
+                await mod.cmd(
+                    f'AT+CIPSTART="TCP","127.0.0.1",{srv.port}'.encode(), b"CONNECT\r\n\r\nOK\r\n"
+                )
                 events: list[tuple[str, bytes]] = []
                 link = net.feature(mod.rt).links[0]
                 assert isinstance(link, StreamLink)

@@ -70,8 +70,9 @@ def test_passive_host_not_reading_blocks_sender_and_loses_nothing() -> None:
         try:
             async with module() as h:
                 await h.cmd(b"AT+CIPRECVMODE=1", b"\r\nOK\r\n")
-                await h.cmd(f'AT+CIPSTART="TCP","127.0.0.1",{src.port}'.encode(),
-                            b"CONNECT\r\n\r\nOK\r\n")
+                await h.cmd(
+                    f'AT+CIPSTART="TCP","127.0.0.1",{src.port}'.encode(), b"CONNECT\r\n\r\nOK\r\n"
+                )
                 await asyncio.sleep(0.5)  # the host reads nothing meanwhile
                 stalled = src.sent
                 await asyncio.sleep(0.2)
@@ -97,8 +98,9 @@ def test_passive_udp_overflow_dropped_and_counted() -> None:
         try:
             async with module() as h:
                 await h.cmd(b"AT+CIPRECVMODE=1", b"\r\nOK\r\n")
-                await h.cmd(f'AT+CIPSTART="UDP","127.0.0.1",{pport}'.encode(),
-                            b"CONNECT\r\n\r\nOK\r\n")
+                await h.cmd(
+                    f'AT+CIPSTART="UDP","127.0.0.1",{pport}'.encode(), b"CONNECT\r\n\r\nOK\r\n"
+                )
                 h.send(b"AT+CIPSEND=5\r\n")
                 assert await h.until(b">") == b"\r\nOK\r\n\r\n>"
                 h.send(b"hello")
@@ -135,8 +137,10 @@ def test_remote_reset_during_send_then_module_answers() -> None:
         lsock.listen(1)
         try:
             async with module() as h:
-                await h.cmd(f'AT+CIPSTART="TCP","127.0.0.1",{lsock.getsockname()[1]}'.encode(),
-                            b"CONNECT\r\n\r\nOK\r\n")
+                await h.cmd(
+                    f'AT+CIPSTART="TCP","127.0.0.1",{lsock.getsockname()[1]}'.encode(),
+                    b"CONNECT\r\n\r\nOK\r\n",
+                )
                 conn, _ = lsock.accept()
                 chunk = bytes(W800.max_send)
                 recv = b"\r\nRecv %d bytes\r\n" % len(chunk)

@@ -38,13 +38,13 @@ class ModuleThread:
         self.ready = threading.Event()
         self.stop: asyncio.Event | None = None
         self.rt: Runtime | None = None
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(),),
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_until_complete, args=(self._main(),), daemon=True
+        )
 
     async def _main(self) -> None:
         commands.load_all()
-        engine = Engine(W800, options=ModuleOptions(addresses=LAB_ADDRESSES),
-                        now=self.loop.time())
+        engine = Engine(W800, options=ModuleOptions(addresses=LAB_ADDRESSES), now=self.loop.time())
         chan = PtyChannel(str(self.link))
         self.rt = rt = Runtime(engine, chan, None)
         install_features(rt)
@@ -106,7 +106,8 @@ def test_pty_cipsend_and_ipd_with_host_backpressure(booted: tuple[ModuleThread, 
     # 1. CIPSEND 1 MiB over the PTY into a sink
     with TcpSinkServer(keep_data=False) as sink:
         assert port.cmd(f'AT+CIPSTART="TCP","127.0.0.1",{sink.port}'.encode()) == (
-            b"CONNECT\r\n\r\nOK\r\n")
+            b"CONNECT\r\n\r\nOK\r\n"
+        )
         up = payload[: 1 << 20]
         for i in range(0, len(up), W800.max_send):
             chunk = up[i : i + W800.max_send]
@@ -114,7 +115,8 @@ def test_pty_cipsend_and_ipd_with_host_backpressure(booted: tuple[ModuleThread, 
             assert port.until(b">") == b"\r\nOK\r\n\r\n>"
             port.ser.write(chunk)
             assert port.until(b"SEND OK\r\n") == (
-                b"\r\nRecv %d bytes\r\n\r\nSEND OK\r\n" % len(chunk))
+                b"\r\nRecv %d bytes\r\n\r\nSEND OK\r\n" % len(chunk)
+            )
         sink.wait_connection_bytes(0, len(up), 10)
         assert sink.connection(0).sha256 == hashlib.sha256(up).hexdigest()
         assert port.cmd(b"AT+CIPCLOSE") == b"CLOSED\r\n\r\nOK\r\n"

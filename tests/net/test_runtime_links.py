@@ -435,6 +435,7 @@ def test_client_link_held_until_engine_has_it() -> None:
 def test_a_send_that_times_out_is_never_sent() -> None:
     """so_sndtimeo: the stack had no room for the data within the time, so it was not
     taken (SEND FAIL) and never goes out, even once the peer reads again."""
+
     async def main(rt: RecordingRuntime) -> None:
         stuck = _Stuck()
         try:

@@ -66,16 +66,19 @@ def test_busy_while_listening_then_ok() -> None:
     assert both(scenario) == b"AT+CIPSERVER=1,80\r\n\r\nbusy p...\r\n" + OK
 
 
-@pytest.mark.parametrize("line", [
-    b"AT+CIPSERVER=1,0\r\n",
-    b"AT+CIPSERVER=1,65536\r\n",
-    b'AT+CIPSERVER=1,80,"UDP"\r\n',
-    b'AT+CIPSERVER=1,80,"TCP",2\r\n',
-    b"AT+CIPSERVER=2\r\n",
-    b'AT+CIPSERVER=1,"80"\r\n',
-    b'AT+CIPSERVER=1,80,"TCP",0,1\r\n',
-    b"AT+CIPSERVER=\r\n",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"AT+CIPSERVER=1,0\r\n",
+        b"AT+CIPSERVER=1,65536\r\n",
+        b'AT+CIPSERVER=1,80,"UDP"\r\n',
+        b'AT+CIPSERVER=1,80,"TCP",2\r\n',
+        b"AT+CIPSERVER=2\r\n",
+        b'AT+CIPSERVER=1,"80"\r\n',
+        b'AT+CIPSERVER=1,80,"TCP",0,1\r\n',
+        b"AT+CIPSERVER=\r\n",
+    ],
+)
 def test_bad_parameters(line: bytes) -> None:
     h = Harness()
     mux(h)
@@ -150,9 +153,12 @@ def test_close_keeps_clients_by_default() -> None:
     assert accept(h, 50001) == (1, b"1,CONNECT\r\n")
     cmd(h, b"AT+CIPSERVER=0\r\n", OK)
     assert h.take(Close) == []
-    cmd(h, b"AT+CIPSTATE?\r\n",
+    cmd(
+        h,
+        b"AT+CIPSTATE?\r\n",
         b'+CIPSTATE:0,"TCP","127.0.0.1",50000,333,1\r\n'
-        b'+CIPSTATE:1,"TCP","127.0.0.1",50001,333,1\r\n' + OK)
+        b'+CIPSTATE:1,"TCP","127.0.0.1",50001,333,1\r\n' + OK,
+    )
     # the clients still block single-connection mode ("all connections closed")
     cmd(h, b"AT+CIPSERVER?\r\n", b"+CIPSERVER:0\r\n" + OK)
     h.check()
@@ -163,12 +169,13 @@ def test_close_all_closes_server_links_only() -> None:
     h.join()
     mux(h)
     # a client link of our own on ID 0 first
-    assert h.send(b'AT+CIPSTART=0,"TCP","127.0.0.1",7\r\n') == \
-        b'AT+CIPSTART=0,"TCP","127.0.0.1",7\r\n'
+    assert (
+        h.send(b'AT+CIPSTART=0,"TCP","127.0.0.1",7\r\n') == b'AT+CIPSTART=0,"TCP","127.0.0.1",7\r\n'
+    )
     from w800at.core.net_actions import Connect, Connected
+
     (conn,) = h.take(Connect)
-    assert h.complete(conn, Connected("127.0.0.1", 7, "127.0.0.1", 40000)) == \
-        b"0,CONNECT\r\n" + OK
+    assert h.complete(conn, Connected("127.0.0.1", 7, "127.0.0.1", 40000)) == b"0,CONNECT\r\n" + OK
     started(h)
     assert accept(h, 50000) == (1, b"1,CONNECT\r\n")
     assert accept(h, 50001) == (2, b"2,CONNECT\r\n")
@@ -220,8 +227,7 @@ def test_link_conn_under_sysmsg() -> None:
     mux(h)
     cmd(h, b"AT+SYSMSG=2\r\n", OK)
     started(h, b'AT+CIPSERVER=1,333,"SSL"\r\n')
-    assert accept(h, 50000, "SSL") == \
-        (0, b'+LINK_CONN:0,0,"SSL",1,"127.0.0.1",50000,333\r\n')
+    assert accept(h, 50000, "SSL") == (0, b'+LINK_CONN:0,0,"SSL",1,"127.0.0.1",50000,333\r\n')
     h.check()
 
 
@@ -304,6 +310,7 @@ def test_traffic_both_ways_resets_the_timer() -> None:
     assert h.advance(1.999) == b""
     out = h.send(b"AT+CIPSEND=0,3\r\n") + h.send(b"abc")  # module -> client
     from w800at.core.net_actions import Send
+
     for act in h.take(Send):
         out += h.complete(act, 3)
     assert out == b"AT+CIPSEND=0,3\r\n\r\nOK\r\n\r\n>\r\nRecv 3 bytes\r\n\r\nSEND OK\r\n"
@@ -331,6 +338,7 @@ def test_client_links_never_time_out() -> None:
     cmd(h, b"AT+CIPSTO=1\r\n", OK)
     started(h)
     from w800at.core.net_actions import Connect, Connected
+
     h.send(b'AT+CIPSTART=0,"TCP","127.0.0.1",7\r\n')
     (conn,) = h.take(Connect)
     h.complete(conn, Connected("127.0.0.1", 7, "127.0.0.1", 40000))

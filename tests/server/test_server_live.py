@@ -56,8 +56,9 @@ def test_tcp_server_data_both_ways(tmp_path: Path) -> None:
             await mod.expect(b"\r\nRecv 3 bytes\r\n\r\nSEND OK\r\n")
             assert await asyncio.wait_for(r.readexactly(3), TIMEOUT) == b"abc"
             lport = w.get_extra_info("sockname")[1]
-            await mod.cmd(b"AT+CIPSTATE?",
-                          b'+CIPSTATE:0,"TCP","127.0.0.1",%d,%d,1\r\n' % (lport, port) + OK)
+            await mod.cmd(
+                b"AT+CIPSTATE?", b'+CIPSTATE:0,"TCP","127.0.0.1",%d,%d,1\r\n' % (lport, port) + OK
+            )
             w.close()
             await mod.expect(b"0,CLOSED\r\n")
             await mod.cmd(b"AT+CIPSERVER=0", OK)
@@ -174,15 +175,17 @@ def client_ctx(store: Path, with_cert: bool) -> ssl.SSLContext:
     ctx.load_verify_locations(store / "certs" / "dev-ca" / "cert.pem")
     ctx.check_hostname = True
     if with_cert:
-        ctx.load_cert_chain(store / "certs" / "client" / "0" / "cert.pem",
-                            store / "certs" / "client" / "0" / "key.pem")
+        ctx.load_cert_chain(
+            store / "certs" / "client" / "0" / "cert.pem",
+            store / "certs" / "client" / "0" / "key.pem",
+        )
     return ctx
 
 
-async def ssl_client(port: int, ctx: ssl.SSLContext) -> tuple[asyncio.StreamReader,
-                                                             asyncio.StreamWriter]:
-    return await asyncio.open_connection("127.0.0.1", port, ssl=ctx,
-                                         server_hostname="localhost")
+async def ssl_client(
+    port: int, ctx: ssl.SSLContext
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="localhost")
 
 
 def test_ssl_server_with_ca_refuses_anonymous_serves_signed(tmp_path: Path) -> None:
@@ -259,19 +262,23 @@ def test_tcpv6_server_on_loopback(tmp_path: Path) -> None:
             _r, w = await asyncio.open_connection("::1", port)
             await mod.expect(b"0,CONNECT\r\n")
             lport = w.get_extra_info("sockname")[1]
-            await mod.cmd(b"AT+CIPSTATE?",
-                          b'+CIPSTATE:0,"TCPv6","::1",%d,%d,1\r\n' % (lport, port) + OK)
+            await mod.cmd(
+                b"AT+CIPSTATE?", b'+CIPSTATE:0,"TCPv6","::1",%d,%d,1\r\n' % (lport, port) + OK
+            )
             w.close()
             await mod.expect(b"0,CLOSED\r\n")
 
     run(main())
 
 
-@pytest.mark.parametrize(("bind", "reach", "miss"), [
-    ("loopback", "127.0.0.1", None),
-    ("127.0.0.2", "127.0.0.2", "127.0.0.1"),
-    ("station", "127.0.0.1", "127.0.0.2"),  # the lab station address is 127.0.0.1
-])
+@pytest.mark.parametrize(
+    ("bind", "reach", "miss"),
+    [
+        ("loopback", "127.0.0.1", None),
+        ("127.0.0.2", "127.0.0.2", "127.0.0.1"),
+        ("station", "127.0.0.1", "127.0.0.2"),  # the lab station address is 127.0.0.1
+    ],
+)
 def test_server_bind_option(tmp_path: Path, bind: str, reach: str, miss: str | None) -> None:
     from tests.harness import LAB_ADDRESSES
     from w800at.core.options import ModuleOptions

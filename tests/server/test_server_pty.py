@@ -28,10 +28,13 @@ def test_ssl_server_over_pty(serve: Serve, tmp_path: Path) -> None:
     port.command(line, line + OK)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(store / "certs" / "dev-ca" / "cert.pem")
-    ctx.load_cert_chain(store / "certs" / "client" / "0" / "cert.pem",
-                        store / "certs" / "client" / "0" / "key.pem")
-    with socket.create_connection(("127.0.0.1", tcp), timeout=5) as raw, \
-            ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+    ctx.load_cert_chain(
+        store / "certs" / "client" / "0" / "cert.pem", store / "certs" / "client" / "0" / "key.pem"
+    )
+    with (
+        socket.create_connection(("127.0.0.1", tcp), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
         port.expect(b"0,CONNECT\r\n")
         tls.sendall(b"over pty")
         port.expect(b"\r\n+IPD,0,8:over pty\r\n")

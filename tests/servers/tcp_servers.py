@@ -274,7 +274,12 @@ class TcpSourceServer(_TcpServer):
     name = "tcp-source"
 
     def __init__(
-        self, payload: bytes, host: str = "127.0.0.1", port: int = 0, *, after: str = "shutdown",
+        self,
+        payload: bytes,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        after: str = "shutdown",
         go: threading.Event | None = None,
     ) -> None:
         if after not in ("shutdown", "close", "keep"):

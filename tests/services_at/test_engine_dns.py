@@ -50,8 +50,12 @@ def test_cipdomain_resolves_as_a_task(arg: str, network: int) -> None:
 
     out = both(scenario)
     ip = "2001:db8::1" if network == 3 else "192.0.2.1"
-    assert out == (f'AT+CIPDOMAIN="host.test"{arg}\r\n'.encode() + b"\r\nbusy p...\r\n"
-                   + f'+CIPDOMAIN:"{ip}"\r\n'.encode() + OK)
+    assert out == (
+        f'AT+CIPDOMAIN="host.test"{arg}\r\n'.encode()
+        + b"\r\nbusy p...\r\n"
+        + f'+CIPDOMAIN:"{ip}"\r\n'.encode()
+        + OK
+    )
 
 
 def test_cipdomain_failure_is_error_and_module_keeps_serving() -> None:
@@ -87,9 +91,17 @@ def test_cipdomain_name_length_limit_is_64() -> None:
     h2.check()
 
 
-@pytest.mark.parametrize("line", [b'AT+CIPDOMAIN="a.test",0\r\n', b'AT+CIPDOMAIN="a.test",4\r\n',
-                                  b'AT+CIPDOMAIN=""\r\n', b"AT+CIPDOMAIN=a.test\r\n",
-                                  b'AT+CIPDOMAIN="a.test",1,2\r\n', b"AT+CIPDOMAIN\r\n"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'AT+CIPDOMAIN="a.test",0\r\n',
+        b'AT+CIPDOMAIN="a.test",4\r\n',
+        b'AT+CIPDOMAIN=""\r\n',
+        b"AT+CIPDOMAIN=a.test\r\n",
+        b'AT+CIPDOMAIN="a.test",1,2\r\n',
+        b"AT+CIPDOMAIN\r\n",
+    ],
+)
 def test_cipdomain_bad_parameters(line: bytes) -> None:
     h = joined()
     assert h.send(line) == line + ERROR
@@ -102,8 +114,9 @@ def test_cipdomain_bad_parameters(line: bytes) -> None:
 
 def test_cipdns_default_query_without_runtime_shows_spec_defaults() -> None:
     h = Harness()
-    assert h.send(b"AT+CIPDNS?\r\n") == (b'AT+CIPDNS?\r\n+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n'
-                                         + OK)
+    assert h.send(b"AT+CIPDNS?\r\n") == (
+        b'AT+CIPDNS?\r\n+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n' + OK
+    )
     h.check()
 
 
@@ -115,35 +128,45 @@ def test_cipdns_automatic_shows_what_the_host_uses() -> None:
     assert h.send(b"AT+CIPDNS?\r\n") == b"AT+CIPDNS?\r\n+CIPDNS:0\r\n" + OK
 
 
-@pytest.mark.parametrize(("line", "shown"), [
-    (b"AT+CIPDNS=1", b'1,"208.67.222.222","8.8.8.8"'),
-    (b'AT+CIPDNS=1,"127.0.0.2"', b'1,"127.0.0.2"'),
-    (b'AT+CIPDNS=1,"208.67.222.222","8.8.8.8"', b'1,"208.67.222.222","8.8.8.8"'),
-    (b'AT+CIPDNS=1,"240C::6666","2001:4860:4860::8888"', b'1,"240c::6666","2001:4860:4860::8888"'),
-    (b'AT+CIPDNS=1,"127.0.0.2","::1"', b'1,"127.0.0.2","::1"'),
-    (b'AT+CIPDNS=1,,"127.0.0.3"', b'1,"127.0.0.3"'),
-])
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        (b"AT+CIPDNS=1", b'1,"208.67.222.222","8.8.8.8"'),
+        (b'AT+CIPDNS=1,"127.0.0.2"', b'1,"127.0.0.2"'),
+        (b'AT+CIPDNS=1,"208.67.222.222","8.8.8.8"', b'1,"208.67.222.222","8.8.8.8"'),
+        (
+            b'AT+CIPDNS=1,"240C::6666","2001:4860:4860::8888"',
+            b'1,"240c::6666","2001:4860:4860::8888"',
+        ),
+        (b'AT+CIPDNS=1,"127.0.0.2","::1"', b'1,"127.0.0.2","::1"'),
+        (b'AT+CIPDNS=1,,"127.0.0.3"', b'1,"127.0.0.3"'),
+    ],
+)
 def test_cipdns_manual(line: bytes, shown: bytes) -> None:
     h = Harness()
     assert h.send(line + b"\r\n") == line + b"\r\n" + OK
     assert h.send(b"AT+CIPDNS?\r\n") == b"AT+CIPDNS?\r\n+CIPDNS:" + shown + b"\r\n" + OK
     assert h.send(b"AT+CIPDNS=0\r\n") == b"AT+CIPDNS=0\r\n" + OK
-    assert h.send(b"AT+CIPDNS?\r\n") == (b'AT+CIPDNS?\r\n+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n'
-                                         + OK)
+    assert h.send(b"AT+CIPDNS?\r\n") == (
+        b'AT+CIPDNS?\r\n+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n' + OK
+    )
     h.check()
 
 
-@pytest.mark.parametrize("line", [
-    b'AT+CIPDNS=1,"8.8.8.8","8.8.8.8"',        # the same server twice
-    b'AT+CIPDNS=1,"::1","0:0::1"',             # the same, spelled differently
-    b'AT+CIPDNS=1,"8.8.8"',                    # not an IP
-    b'AT+CIPDNS=1,"dns.test"',
-    b'AT+CIPDNS=1,"0.0.0.0"',
-    b'AT+CIPDNS=1,"1.1.1.1","2.2.2.2","3.3.3.3"',  # W800: two servers
-    b'AT+CIPDNS=0,"1.1.1.1"',                  # IPs are valid only with enable=1
-    b"AT+CIPDNS=2",
-    b"AT+CIPDNS=1,8.8.8.8",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'AT+CIPDNS=1,"8.8.8.8","8.8.8.8"',  # the same server twice
+        b'AT+CIPDNS=1,"::1","0:0::1"',  # the same, spelled differently
+        b'AT+CIPDNS=1,"8.8.8"',  # not an IP
+        b'AT+CIPDNS=1,"dns.test"',
+        b'AT+CIPDNS=1,"0.0.0.0"',
+        b'AT+CIPDNS=1,"1.1.1.1","2.2.2.2","3.3.3.3"',  # W800: two servers
+        b'AT+CIPDNS=0,"1.1.1.1"',  # IPs are valid only with enable=1
+        b"AT+CIPDNS=2",
+        b"AT+CIPDNS=1,8.8.8.8",
+    ],
+)
 def test_cipdns_bad_parameters_keep_the_setting(line: bytes) -> None:
     h = Harness()
     h.send(b'AT+CIPDNS=1,"127.0.0.2"\r\n')
@@ -169,12 +192,14 @@ def test_cipdns_not_saved_with_sysstore_0() -> None:
     h.send(b"AT+SYSSTORE=0\r\n")
     h.take()
     h.send(b'AT+CIPDNS=1,"127.0.0.2"\r\n')
-    assert all("cipdns" not in a.snapshot for a in h.take(SaveSettings)
-               if isinstance(a, SaveSettings))
+    assert all(
+        "cipdns" not in a.snapshot for a in h.take(SaveSettings) if isinstance(a, SaveSettings)
+    )
     out = h.send(b"AT+RST\r\n") + h.advance(1.0)
     assert out.endswith(b"ready\r\n")
-    assert h.send(b"AT+CIPDNS?\r\n") == (b'AT+CIPDNS?\r\n+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n'
-                                         + OK)
+    assert h.send(b"AT+CIPDNS?\r\n") == (
+        b'AT+CIPDNS?\r\n+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n' + OK
+    )
 
 
 def test_esp_at_profile_same_shape() -> None:

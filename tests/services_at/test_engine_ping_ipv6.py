@@ -40,12 +40,20 @@ def test_ping_prints_whole_milliseconds(ms: float, shown: bytes) -> None:
         out += h.send(b"AT+CIPDNS?\r\n", bytewise=bytewise)  # busy while pinging
         return out + h.complete(act, ms)
 
-    assert both(scenario) == (b'AT+PING="127.0.0.1"\r\n\r\nbusy p...\r\n+PING:' + shown
-                              + b"\r\n" + OK)
+    assert both(scenario) == (
+        b'AT+PING="127.0.0.1"\r\n\r\nbusy p...\r\n+PING:' + shown + b"\r\n" + OK
+    )
 
 
-@pytest.mark.parametrize("failure", [PingTimeout("no reply"), ResolveError("NXDOMAIN"),
-                                     PingUnavailable("no raw socket"), OSError("unreachable")])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        PingTimeout("no reply"),
+        ResolveError("NXDOMAIN"),
+        PingUnavailable("no raw socket"),
+        OSError("unreachable"),
+    ],
+)
 def test_ping_failures_are_timeout_error(failure: Exception) -> None:
     h = joined()
     h.send(b'AT+PING="host.test"\r\n')
@@ -68,8 +76,16 @@ def test_ping_ipv6_literal_needs_cipv6() -> None:
     h.check()
 
 
-@pytest.mark.parametrize("line", [b"AT+PING=127.0.0.1", b'AT+PING=""', b"AT+PING",
-                                  b'AT+PING="' + b"a" * 65 + b'"', b'AT+PING="a","b"'])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"AT+PING=127.0.0.1",
+        b'AT+PING=""',
+        b"AT+PING",
+        b'AT+PING="' + b"a" * 65 + b'"',
+        b'AT+PING="a","b"',
+    ],
+)
 def test_ping_bad_parameters(line: bytes) -> None:
     h = joined()
     out = h.send(line + b"\r\n")
@@ -113,8 +129,10 @@ CIFSR_MAC = b'+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n'
 def test_join_reports_ipv6_addresses_when_enabled() -> None:
     h = Harness()
     out = h.join()
-    assert out == (b'AT+CWJAP="lab","secret"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n'
-                   b"WIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n" + OK)
+    assert out == (
+        b'AT+CWJAP="lab","secret"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n'
+        b"WIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n" + OK
+    )
     h2 = Harness(ESP_AT)
     assert h2.join() == b'AT+CWJAP="lab","secret"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n' + OK
 
@@ -129,15 +147,18 @@ def test_cifsr_lists_ipv6_in_spec_order() -> None:
 def test_cifsr_softap_and_station() -> None:
     h = joined()
     h.send(b"AT+CWMODE=3\r\n")
-    assert h.send(b"AT+CIFSR\r\n") == (b'AT+CIFSR\r\n+CIFSR:APIP,"192.168.4.1"\r\n'
-                                       b'+CIFSR:APMAC,"02:00:00:00:00:01"\r\n'
-                                       + CIFSR_V4 + CIFSR_V6 + CIFSR_MAC + OK)
+    assert h.send(b"AT+CIFSR\r\n") == (
+        b'AT+CIFSR\r\n+CIFSR:APIP,"192.168.4.1"\r\n'
+        b'+CIFSR:APMAC,"02:00:00:00:00:01"\r\n' + CIFSR_V4 + CIFSR_V6 + CIFSR_MAC + OK
+    )
 
 
 def test_cipsta_query_ipv6_lines() -> None:
     h = joined()
-    base = (b'AT+CIPSTA?\r\n+CIPSTA:ip:"127.0.0.1"\r\n+CIPSTA:gateway:"127.0.0.1"\r\n'
-            b'+CIPSTA:netmask:"255.0.0.0"\r\n')
+    base = (
+        b'AT+CIPSTA?\r\n+CIPSTA:ip:"127.0.0.1"\r\n+CIPSTA:gateway:"127.0.0.1"\r\n'
+        b'+CIPSTA:netmask:"255.0.0.0"\r\n'
+    )
     v6 = b'+CIPSTA:ip6ll:"fe80::1"\r\n+CIPSTA:ip6gl:"::1"\r\n'
     assert h.send(b"AT+CIPSTA?\r\n") == base + v6 + OK
     h.send(b"AT+CIPV6=0\r\n")

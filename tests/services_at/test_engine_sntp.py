@@ -27,7 +27,7 @@ def time_q(h: Harness) -> bytes:
     out = h.send(b"AT+CIPSNTPTIME?\r\n")
     head = b"AT+CIPSNTPTIME?\r\n+CIPSNTPTIME:"
     assert out.startswith(head) and out.endswith(b"\r\n" + OK), out
-    return out[len(head):-len(b"\r\n" + OK)]
+    return out[len(head) : -len(b"\r\n" + OK)]
 
 
 def sync(h: Harness, unix: float = T0) -> None:
@@ -49,7 +49,8 @@ def test_defaults() -> None:
     h = Harness()
     assert h.send(b"AT+CIPSNTPCFG?\r\n") == (
         b'AT+CIPSNTPCFG?\r\n+CIPSNTPCFG:0,0,"cn.ntp.org.cn","ntp.sjtu.edu.cn","us.pool.ntp.org"'
-        b"\r\n" + OK)
+        b"\r\n" + OK
+    )
     assert h.send(b"AT+CIPSNTPINTV?\r\n") == b"AT+CIPSNTPINTV?\r\n+CIPSNTPINTV:3600\r\n" + OK
     assert h.send(b"AT+CIPSNTPTIME?\r\n") == EPOCH
     h.check()
@@ -72,7 +73,8 @@ def test_enable_starts_a_sync_with_the_given_servers() -> None:
     # not busy: the sync runs in the background
     assert h.send(b"AT\r\n") == b"AT\r\n" + OK
     assert h.send(b"AT+CIPSNTPCFG?\r\n") == (
-        b'AT+CIPSNTPCFG?\r\n+CIPSNTPCFG:1,8,"cn.ntp.org.cn","ntp.sjtu.edu.cn"\r\n' + OK)
+        b'AT+CIPSNTPCFG?\r\n+CIPSNTPCFG:1,8,"cn.ntp.org.cn","ntp.sjtu.edu.cn"\r\n' + OK
+    )
     assert h.complete(act, SntpTime(T0, "cn.ntp.org.cn")) == b""
     assert time_q(h) == b"Tue Oct 19 17:47:56 2021"  # the spec's first example
     h.advance(10.25)
@@ -90,33 +92,51 @@ def test_default_servers_when_none_given() -> None:
     assert time_q(h) == b"Tue Oct 19 15:17:56 2021"  # the spec's second example
 
 
-@pytest.mark.parametrize(("tz", "shown", "local"), [
-    (b"8", b"8", b"Tue Oct 19 17:47:56 2021"),
-    (b"800", b"8", b"Tue Oct 19 17:47:56 2021"),
-    (b"-5", b"-5", b"Tue Oct 19 04:47:56 2021"),
-    (b"-500", b"-5", b"Tue Oct 19 04:47:56 2021"),
-    (b"1245", b"12", b"Tue Oct 19 22:32:56 2021"),
-    (b"-1245", b"-12", b"Mon Oct 18 21:02:56 2021"),
-    (b"14", b"14", b"Tue Oct 19 23:47:56 2021"),
-    (b"-12", b"-12", b"Mon Oct 18 21:47:56 2021"),
-    (b"1400", b"14", b"Tue Oct 19 23:47:56 2021"),
-    (b"015", b"0", b"Tue Oct 19 10:02:56 2021"),
-    (b"0", b"0", b"Tue Oct 19 09:47:56 2021"),
-])
+@pytest.mark.parametrize(
+    ("tz", "shown", "local"),
+    [
+        (b"8", b"8", b"Tue Oct 19 17:47:56 2021"),
+        (b"800", b"8", b"Tue Oct 19 17:47:56 2021"),
+        (b"-5", b"-5", b"Tue Oct 19 04:47:56 2021"),
+        (b"-500", b"-5", b"Tue Oct 19 04:47:56 2021"),
+        (b"1245", b"12", b"Tue Oct 19 22:32:56 2021"),
+        (b"-1245", b"-12", b"Mon Oct 18 21:02:56 2021"),
+        (b"14", b"14", b"Tue Oct 19 23:47:56 2021"),
+        (b"-12", b"-12", b"Mon Oct 18 21:47:56 2021"),
+        (b"1400", b"14", b"Tue Oct 19 23:47:56 2021"),
+        (b"015", b"0", b"Tue Oct 19 10:02:56 2021"),
+        (b"0", b"0", b"Tue Oct 19 09:47:56 2021"),
+    ],
+)
 def test_timezones(tz: bytes, shown: bytes, local: bytes) -> None:
     h = joined()
-    line = b'AT+CIPSNTPCFG=1,' + tz + b',"ntp.test"\r\n'
+    line = b"AT+CIPSNTPCFG=1," + tz + b',"ntp.test"\r\n'
     assert h.send(line) == line + OK
     sync(h)
     assert h.send(b"AT+CIPSNTPCFG?\r\n") == (
-        b'AT+CIPSNTPCFG?\r\n+CIPSNTPCFG:1,' + shown + b',"ntp.test"\r\n' + OK)
+        b"AT+CIPSNTPCFG?\r\n+CIPSNTPCFG:1," + shown + b',"ntp.test"\r\n' + OK
+    )
     assert time_q(h) == local
     h.check()
 
 
-@pytest.mark.parametrize("args", [b"1,15", b"1,1500", b"1,1260", b"1,99", b"1,-1300", b"2,8",
-                                  b'1,"8"', b"1", b"1,8,ntp.test", b'1,8,"a","b","c","d"',
-                                  b"1,8," + b'"' + b"a" * 65 + b'"', b"1,+"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        b"1,15",
+        b"1,1500",
+        b"1,1260",
+        b"1,99",
+        b"1,-1300",
+        b"2,8",
+        b'1,"8"',
+        b"1",
+        b"1,8,ntp.test",
+        b'1,8,"a","b","c","d"',
+        b"1,8," + b'"' + b"a" * 65 + b'"',
+        b"1,+",
+    ],
+)
 def test_bad_cfg_keeps_the_setting(args: bytes) -> None:
     h = joined()
     h.send(b'AT+CIPSNTPCFG=0,8,"ntp.test"\r\n')
@@ -128,7 +148,8 @@ def test_bad_cfg_keeps_the_setting(args: bytes) -> None:
     assert out == line + ERROR
     assert h.take(SntpSync) == []
     assert h.send(b"AT+CIPSNTPCFG?\r\n") == (
-        b'AT+CIPSNTPCFG?\r\n+CIPSNTPCFG:0,8,"ntp.test"\r\n' + OK)
+        b'AT+CIPSNTPCFG?\r\n+CIPSNTPCFG:0,8,"ntp.test"\r\n' + OK
+    )
     h.check()
 
 
@@ -165,8 +186,10 @@ def test_changing_the_interval_rearms_the_wait() -> None:
     next_sync_in(h, 60)
 
 
-@pytest.mark.parametrize("line", [b"AT+CIPSNTPINTV=14", b"AT+CIPSNTPINTV=4294968",
-                                  b"AT+CIPSNTPINTV=", b'AT+CIPSNTPINTV="60"'])
+@pytest.mark.parametrize(
+    "line",
+    [b"AT+CIPSNTPINTV=14", b"AT+CIPSNTPINTV=4294968", b"AT+CIPSNTPINTV=", b'AT+CIPSNTPINTV="60"'],
+)
 def test_interval_range(line: bytes) -> None:
     h = Harness()
     assert h.send(line + b"\r\n") == line + b"\r\n" + ERROR

@@ -61,14 +61,16 @@ CASES = [
 
 
 @pytest.mark.parametrize(("args", "ip", "queries"), CASES)
-def test_cipdomain_asks_the_cipdns_server(args: bytes, ip: bytes | None,
-                                          queries: list[tuple[str, str]]) -> None:
+def test_cipdomain_asks_the_cipdns_server(
+    args: bytes, ip: bytes | None, queries: list[tuple[str, str]]
+) -> None:
     async def main() -> None:
         with DnsResponder(RECORDS, host="127.0.0.2") as dns:
             async with LiveModule(options=options(dns.port)) as mod:
                 await mod.join()
                 assert await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"') == (
-                    b'AT+CIPDNS=1,"127.0.0.2"\r\n' + OK)
+                    b'AT+CIPDNS=1,"127.0.0.2"\r\n' + OK
+                )
                 line = b"AT+CIPDOMAIN=" + args
                 got = await mod.cmd(line)
                 want = line + b"\r\n" + (b"+CIPDOMAIN:" + ip + b"\r\n" + OK if ip else ERROR)
@@ -86,7 +88,8 @@ def test_cipdomain_is_not_blocking_the_event_loop_but_busy_for_the_host() -> Non
                 await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"')
                 mod.send(b'AT+CIPDOMAIN="example.test"\r\n')
                 assert await mod.until(b'"example.test"\r\n') == (
-                    b'AT+CIPDOMAIN="example.test"\r\n')
+                    b'AT+CIPDOMAIN="example.test"\r\n'
+                )
                 await asyncio.sleep(0.2)
                 mod.send(b"AT\r\n")
                 assert await mod.until(b"busy p...\r\n") == b"\r\nbusy p...\r\n"
@@ -106,7 +109,8 @@ def test_first_dns_server_refusing_falls_back_to_the_second() -> None:
                 # nothing listens on 127.0.0.3 at that port: ICMP port unreachable
                 await mod.cmd(b'AT+CIPDNS=1,"127.0.0.3","127.0.0.2"')
                 assert await mod.cmd(b'AT+CIPDOMAIN="v4only.test"') == (
-                    b'AT+CIPDOMAIN="v4only.test"\r\n+CIPDOMAIN:"192.0.2.20"\r\n' + OK)
+                    b'AT+CIPDOMAIN="v4only.test"\r\n+CIPDOMAIN:"192.0.2.20"\r\n' + OK
+                )
                 assert asked(dns) == [("v4only.test", "A")]
 
     asyncio.run(main())
@@ -120,13 +124,16 @@ def test_ipv6_dns_server_and_cipv6_off() -> None:
                 await mod.join()
                 assert await mod.cmd(b'AT+CIPDNS=1,"::1"') == b'AT+CIPDNS=1,"::1"\r\n' + OK
                 assert await mod.cmd(b'AT+CIPDOMAIN="example.test",3') == (
-                    b'AT+CIPDOMAIN="example.test",3\r\n+CIPDOMAIN:"2001:db8::10"\r\n' + OK)
+                    b'AT+CIPDOMAIN="example.test",3\r\n+CIPDOMAIN:"2001:db8::10"\r\n' + OK
+                )
                 await mod.cmd(b"AT+CIPV6=0")
                 # IPv6 answers are off: prefer-IPv4 becomes IPv4 only; IPv6 only fails at once
                 assert await mod.cmd(b'AT+CIPDOMAIN="v6only.test"') == (
-                    b'AT+CIPDOMAIN="v6only.test"\r\n' + ERROR)
+                    b'AT+CIPDOMAIN="v6only.test"\r\n' + ERROR
+                )
                 assert await mod.cmd(b'AT+CIPDOMAIN="example.test",3') == (
-                    b'AT+CIPDOMAIN="example.test",3\r\n' + ERROR)
+                    b'AT+CIPDOMAIN="example.test",3\r\n' + ERROR
+                )
                 assert asked(dns) == [("example.test", "AAAA"), ("v6only.test", "A")]
 
     asyncio.run(main())
@@ -137,9 +144,11 @@ def test_ip_literal_needs_no_dns_and_auto_query_shows_host_servers() -> None:
         async with LiveModule(options=options(9)) as mod:
             await mod.join()
             assert await mod.cmd(b'AT+CIPDOMAIN="127.0.0.1"') == (
-                b'AT+CIPDOMAIN="127.0.0.1"\r\n+CIPDOMAIN:"127.0.0.1"\r\n' + OK)
+                b'AT+CIPDOMAIN="127.0.0.1"\r\n+CIPDOMAIN:"127.0.0.1"\r\n' + OK
+            )
             shown = b"".join(b',"' + s.encode() + b'"' for s in system_dns_servers()[:2])
             assert await mod.cmd(b"AT+CIPDNS?") == (
-                b"AT+CIPDNS?\r\n+CIPDNS:0" + shown + b"\r\n" + OK)
+                b"AT+CIPDNS?\r\n+CIPDNS:0" + shown + b"\r\n" + OK
+            )
 
     asyncio.run(main())

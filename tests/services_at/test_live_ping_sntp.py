@@ -33,8 +33,12 @@ OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
 T0 = 1_634_636_876.0  # 2021-10-19 09:47:56 UTC
 ROOT = str(Path(__file__).resolve().parents[2])
-LOOP_NAMES = {"loop.test": ["127.0.0.1"], "loop6.test": ["::1"], "ntp.test": ["127.0.0.1"],
-              "both.test": ["127.0.0.1", "::1"]}
+LOOP_NAMES = {
+    "loop.test": ["127.0.0.1"],
+    "loop6.test": ["::1"],
+    "ntp.test": ["127.0.0.1"],
+    "both.test": ["127.0.0.1", "::1"],
+}
 
 
 def _icmp(family: int, proto: int) -> bool:
@@ -56,21 +60,25 @@ def _has_v6_loopback() -> bool:
     return True
 
 
-needs_icmp4 = pytest.mark.skipif(not _icmp(socket.AF_INET, socket.IPPROTO_ICMP),
-                                 reason="no ICMP socket (root/CAP_NET_RAW or ping_group_range)")
+needs_icmp4 = pytest.mark.skipif(
+    not _icmp(socket.AF_INET, socket.IPPROTO_ICMP),
+    reason="no ICMP socket (root/CAP_NET_RAW or ping_group_range)",
+)
 needs_icmp6 = pytest.mark.skipif(
     not (_has_v6_loopback() and _icmp(socket.AF_INET6, socket.IPPROTO_ICMPV6)),
-    reason="no ICMPv6 socket or no ::1")
+    reason="no ICMPv6 socket or no ::1",
+)
 
 
 def opts(dns_port: int = 9, sntp_port: int = 9, timeout: float = 2.0) -> ModuleOptions:
-    return ModuleOptions(addresses=LAB_ADDRESSES, dns_port=dns_port, sntp_port=sntp_port,
-                         net_timeout=timeout)
+    return ModuleOptions(
+        addresses=LAB_ADDRESSES, dns_port=dns_port, sntp_port=sntp_port, net_timeout=timeout
+    )
 
 
 def ping_ok(line: bytes, out: bytes) -> int:
     """``out`` is exactly the echo, ``+PING:<ms>`` and OK; returns the time."""
-    m = re.fullmatch(rb"\+PING:([1-9][0-9]*)\r\n\r\nOK\r\n", out[len(line) + 2:])
+    m = re.fullmatch(rb"\+PING:([1-9][0-9]*)\r\n\r\nOK\r\n", out[len(line) + 2 :])
     assert out.startswith(line + b"\r\n") and m, out
     ms = int(m.group(1))
     assert out == line + b"\r\n+PING:%d\r\n" % ms + OK
@@ -95,7 +103,9 @@ def test_ping_ipv4_loopback_and_a_name_via_cipdns() -> None:
                 line = b'AT+PING="both.test"'
                 assert ping_ok(line, await mod.cmd(line)) < 2000
                 assert [(x.name, x.rdtype) for x in dns.queries_snapshot()] == [
-                    ("loop.test", "A"), ("both.test", "A")]
+                    ("loop.test", "A"),
+                    ("both.test", "A"),
+                ]
 
     asyncio.run(main())
 
@@ -113,9 +123,11 @@ def test_ping_ipv6_loopback_literal_and_name() -> None:
                 assert ping_ok(line, await mod.cmd(line)) < 2000
                 await mod.cmd(b"AT+CIPV6=0")
                 assert await mod.cmd(b'AT+PING="::1"') == (
-                    b'AT+PING="::1"\r\n+PING:TIMEOUT\r\n' + ERROR)
+                    b'AT+PING="::1"\r\n+PING:TIMEOUT\r\n' + ERROR
+                )
                 assert await mod.cmd(b'AT+PING="loop6.test"') == (
-                    b'AT+PING="loop6.test"\r\n+PING:TIMEOUT\r\n' + ERROR)
+                    b'AT+PING="loop6.test"\r\n+PING:TIMEOUT\r\n' + ERROR
+                )
 
     asyncio.run(main())
 
@@ -127,9 +139,9 @@ def test_ping_unresolvable_name_is_timeout() -> None:
                 await mod.join()
                 await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"')
                 assert await mod.cmd(b'AT+PING="nx.test"') == (
-                    b'AT+PING="nx.test"\r\n+PING:TIMEOUT\r\n' + ERROR)
-                assert [(x.name, x.rdtype) for x in dns.queries_snapshot()] == [
-                    ("nx.test", "A")]
+                    b'AT+PING="nx.test"\r\n+PING:TIMEOUT\r\n' + ERROR
+                )
+                assert [(x.name, x.rdtype) for x in dns.queries_snapshot()] == [("nx.test", "A")]
                 assert await mod.cmd(b"AT") == b"AT\r\n" + OK
 
     asyncio.run(main())
@@ -173,8 +185,12 @@ def netns() -> Iterator[str]:
 def _module_ping_in(netns: str, address: str, mode: str) -> dict[str, object]:
     ip = shutil.which("ip")
     assert ip is not None
-    res = subprocess.run([ip, "netns", "exec", netns, sys.executable, "-c", _CHILD, address,
-                          mode, ROOT], capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [ip, "netns", "exec", netns, sys.executable, "-c", _CHILD, address, mode, ROOT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     parsed: dict[str, object] = json.loads(res.stdout)
     return parsed
@@ -200,8 +216,12 @@ def test_ping_timeout_on_an_unanswered_address(netns: str, address: str) -> None
 
 
 def sntp_line(unix: float, tz: str) -> bytes:
-    return (b"AT+CIPSNTPTIME?\r\n+CIPSNTPTIME:"
-            + format_asctime(unix, parse_timezone(tz)).encode() + b"\r\n" + OK)
+    return (
+        b"AT+CIPSNTPTIME?\r\n+CIPSNTPTIME:"
+        + format_asctime(unix, parse_timezone(tz)).encode()
+        + b"\r\n"
+        + OK
+    )
 
 
 async def synced_time(mod: LiveModule, tz: str, timeout: float = 5.0) -> bytes:
@@ -222,13 +242,12 @@ def test_sntp_sets_the_clock_through_a_named_server(tz: str) -> None:
             async with LiveModule(options=opts(dns.port, ntp.port)) as mod:
                 await mod.join()
                 await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"')
-                line = b'AT+CIPSNTPCFG=1,' + tz.encode() + b',"ntp.test"'
+                line = b"AT+CIPSNTPCFG=1," + tz.encode() + b',"ntp.test"'
                 assert await mod.cmd(line) == line + b"\r\n" + OK
                 got = await synced_time(mod, tz)
                 # the clock runs on from the answer: within the second or the next
                 assert got in (sntp_line(T0, tz), sntp_line(T0 + 1, tz)), got
-                assert [(x.name, x.rdtype) for x in dns.queries_snapshot()] == [
-                    ("ntp.test", "A")]
+                assert [(x.name, x.rdtype) for x in dns.queries_snapshot()] == [("ntp.test", "A")]
                 (req,) = ntp.requests_snapshot()
                 assert (req.client[0], req.mode, req.version) == ("127.0.0.1", 3, 4)
 
@@ -244,12 +263,11 @@ def test_sntp_servers_are_tried_in_order() -> None:
                 await mod.cmd(b'AT+CIPSNTPCFG=1,0,"nx.test","127.0.0.3","127.0.0.1"')
                 got = await synced_time(mod, "0")
                 assert got in (sntp_line(T0, "0"), sntp_line(T0 + 1, "0")), got
-                assert [(x.name, x.rdtype) for x in dns.queries_snapshot()] == [
-                    ("nx.test", "A")]
+                assert [(x.name, x.rdtype) for x in dns.queries_snapshot()] == [("nx.test", "A")]
                 assert len(ntp.requests_snapshot()) == 1
                 assert await mod.cmd(b"AT+CIPSNTPCFG?") == (
-                    b'AT+CIPSNTPCFG?\r\n+CIPSNTPCFG:1,0,"nx.test","127.0.0.3","127.0.0.1"\r\n'
-                    + OK)
+                    b'AT+CIPSNTPCFG?\r\n+CIPSNTPCFG:1,0,"nx.test","127.0.0.3","127.0.0.1"\r\n' + OK
+                )
 
     asyncio.run(main())
 
@@ -265,8 +283,7 @@ def test_cipstart_resolves_through_cipdns() -> None:
                 await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"')
                 line = b'AT+CIPSTART="TCP","loop.test",%d' % echo.port
                 assert await mod.cmd(line) == line + b"\r\nCONNECT\r\n" + OK
-                assert [(x.name, x.rdtype) for x in dns.queries_snapshot()] == [
-                    ("loop.test", "A")]
+                assert [(x.name, x.rdtype) for x in dns.queries_snapshot()] == [("loop.test", "A")]
                 line = b'AT+CIPSTART="TCP","nx.test",%d' % echo.port
                 out = await mod.cmd(b"AT+CIPCLOSE")
                 assert out == b"AT+CIPCLOSE\r\nCLOSED\r\n" + OK

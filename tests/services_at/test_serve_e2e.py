@@ -28,8 +28,10 @@ dns_port = {dns}
 sntp_port = {sntp}
 timeout = 2.0
 """
-JOIN = (b'AT+CWJAP="lab","secret"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\n'
-        b"WIFI GOT IPv6 GL\r\n" + OK)
+JOIN = (
+    b'AT+CWJAP="lab","secret"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\n'
+    b"WIFI GOT IPv6 GL\r\n" + OK
+)
 
 Serve = Callable[..., ServeProcess]
 
@@ -48,22 +50,30 @@ def test_cipdomain_cipdns_and_sntp_over_a_pty(serve: Serve) -> None:
         port = booted(srv)
         port.command(b'AT+CWJAP="lab","secret"\r\n', JOIN)
         port.command(b'AT+CIPDNS=1,"127.0.0.2"\r\n', b'AT+CIPDNS=1,"127.0.0.2"\r\n' + OK)
-        port.command(b'AT+CIPDOMAIN="example.test",3\r\n',
-                     b'AT+CIPDOMAIN="example.test",3\r\n+CIPDOMAIN:"2001:db8::10"\r\n' + OK)
-        port.command(b'AT+CIPSNTPCFG=1,1245,"ntp.test"\r\n',
-                     b'AT+CIPSNTPCFG=1,1245,"ntp.test"\r\n' + OK)
+        port.command(
+            b'AT+CIPDOMAIN="example.test",3\r\n',
+            b'AT+CIPDOMAIN="example.test",3\r\n+CIPDOMAIN:"2001:db8::10"\r\n' + OK,
+        )
+        port.command(
+            b'AT+CIPSNTPCFG=1,1245,"ntp.test"\r\n', b'AT+CIPSNTPCFG=1,1245,"ntp.test"\r\n' + OK
+        )
         deadline = time.monotonic() + 5
         while not ntp.requests_snapshot() and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.1)
         port.send(b"AT+CIPSNTPTIME?\r\n")
-        got = port.read_exact(len(b"AT+CIPSNTPTIME?\r\n+CIPSNTPTIME:Tue Oct 19 22:32:56 2021\r\n"
-                                  + OK))
-        assert got in (b"AT+CIPSNTPTIME?\r\n+CIPSNTPTIME:Tue Oct 19 22:32:%d 2021\r\n" % s + OK
-                       for s in (56, 57)), got
+        got = port.read_exact(
+            len(b"AT+CIPSNTPTIME?\r\n+CIPSNTPTIME:Tue Oct 19 22:32:56 2021\r\n" + OK)
+        )
+        assert got in (
+            b"AT+CIPSNTPTIME?\r\n+CIPSNTPTIME:Tue Oct 19 22:32:%d 2021\r\n" % s + OK
+            for s in (56, 57)
+        ), got
         port.quiet()
         assert [(q.name, q.rdtype) for q in dns.queries_snapshot()] == [
-            ("example.test", "AAAA"), ("ntp.test", "A")]
+            ("example.test", "AAAA"),
+            ("ntp.test", "A"),
+        ]
         # AT+CIPDNS is kept in NVS (AT+SYSSTORE=1 by default): still there after a restart
         assert srv.stop() == 0
         srv2 = serve("pty", store=srv.store, config=config)
@@ -71,6 +81,8 @@ def test_cipdomain_cipdns_and_sntp_over_a_pty(serve: Serve) -> None:
         # the saved AP is joined again at power-up (AT+CWAUTOCONN=1)
         port2.expect(b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n")
         port2.command(b"AT+CIPDNS?\r\n", b'AT+CIPDNS?\r\n+CIPDNS:1,"127.0.0.2"\r\n' + OK)
-        port2.command(b"AT+CIPSNTPCFG?\r\n",
-                      b'AT+CIPSNTPCFG?\r\n+CIPSNTPCFG:0,0,"cn.ntp.org.cn","ntp.sjtu.edu.cn",'
-                      b'"us.pool.ntp.org"\r\n' + OK)
+        port2.command(
+            b"AT+CIPSNTPCFG?\r\n",
+            b'AT+CIPSNTPCFG?\r\n+CIPSNTPCFG:0,0,"cn.ntp.org.cn","ntp.sjtu.edu.cn",'
+            b'"us.pool.ntp.org"\r\n' + OK,
+        )

@@ -29,10 +29,13 @@ def store(tmp_path: Path) -> Path:
 def dev(store: Path) -> DevPki:
     from w800at.certs import ca_path, client_pki_paths, server_identity_paths
 
-    return DevPki(ca_cert=store / "certs" / "dev-ca" / "cert.pem",
-                  ca_key=store / "certs" / "dev-ca" / "key.pem",
-                  client=client_pki_paths(store, 0), ca=ca_path(store, 0),
-                  server=server_identity_paths(store))
+    return DevPki(
+        ca_cert=store / "certs" / "dev-ca" / "cert.pem",
+        ca_key=store / "certs" / "dev-ca" / "key.pem",
+        client=client_pki_paths(store, 0),
+        ca=ca_path(store, 0),
+        server=server_identity_paths(store),
+    )
 
 
 @pytest.fixture
@@ -40,10 +43,12 @@ def foreign(tmp_path: Path) -> ForeignPki:
     return make_foreign_pki(tmp_path / "foreign")
 
 
-def dev_peer(dev: DevPki, *, client_ca: bool = False,
-             alpn: list[str] | None = None) -> TlsServerPeer:
-    ctx = plain_server_context(dev.server.cert, dev.server.key,
-                               client_ca=dev.ca_cert if client_ca else None)
+def dev_peer(
+    dev: DevPki, *, client_ca: bool = False, alpn: list[str] | None = None
+) -> TlsServerPeer:
+    ctx = plain_server_context(
+        dev.server.cert, dev.server.key, client_ca=dev.ca_cert if client_ca else None
+    )
     if alpn:
         ctx.set_alpn_protocols(alpn)
     return TlsServerPeer(ctx)
@@ -175,13 +180,11 @@ def test_per_link_settings_in_multi_mode(store: Path, dev: DevPki) -> None:
         await mod.cmd(b'AT+CIPSSLCSNI=5,"all.example"', OK)
         await mod.cmd(b'AT+CIPSSLCSNI=3,"three.example"', OK)
         with dev_peer(dev) as p:
-            await mod.cmd(b'AT+CIPSTART=3,"SSL","127.0.0.1",%d' % p.port,
-                          b"3,CONNECT\r\n" + OK)
+            await mod.cmd(b'AT+CIPSTART=3,"SSL","127.0.0.1",%d' % p.port, b"3,CONNECT\r\n" + OK)
             await mod.cmd(b"AT+CIPCLOSE=3", b"3,CLOSED\r\n" + OK)
         assert p.record.sni == ["three.example"]
         with dev_peer(dev) as p:
-            await mod.cmd(b'AT+CIPSTART=1,"SSL","127.0.0.1",%d' % p.port,
-                          b"1,CONNECT\r\n" + OK)
+            await mod.cmd(b'AT+CIPSTART=1,"SSL","127.0.0.1",%d' % p.port, b"1,CONNECT\r\n" + OK)
             await mod.cmd(b"AT+CIPCLOSE=1", b"1,CLOSED\r\n" + OK)
         assert p.record.sni == ["all.example"]
 

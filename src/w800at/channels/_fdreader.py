@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 
 class FdReader:
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int,
-                 on_readable: Callable[[], None]) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, fd: int, on_readable: Callable[[], None]
+    ) -> None:
         self._loop = loop
         self._fd = fd
         self._on_readable = on_readable

@@ -53,8 +53,7 @@ class Channel(Protocol):
         host's writes block, as behind a dropped RTS line) until `resume_reading`."""
         ...
 
-    def resume_reading(self) -> None:
-        ...
+    def resume_reading(self) -> None: ...
 
     async def close(self) -> None:
         """Stop, release every OS resource (fds, sockets, symlinks)."""

@@ -78,8 +78,9 @@ class FakeSerial:
     ri = False
     cd = False
 
-    def __init__(self, baudrate: int, lines: ControlLines,
-                 on_purge: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, baudrate: int, lines: ControlLines, on_purge: Callable[[], None] = lambda: None
+    ) -> None:
         self.baudrate = baudrate
         self._on_purge = on_purge
         self.bytesize = 8

@@ -39,8 +39,11 @@ def _gmr(m: Engine) -> None:
 
 def _cmd_query(m: Engine) -> None:
     rows = []
-    listed = [c for c in sorted(COMMANDS.values(), key=lambda c: c.name)
-              if c.name not in m.profile.unsupported]
+    listed = [
+        c
+        for c in sorted(COMMANDS.values(), key=lambda c: c.name)
+        if c.name not in m.profile.unsupported
+    ]
     for i, cmd in enumerate(listed):  # consecutive indexes: unsupported ones are not there
         # "=?" answers OK for every command with a set form (the engine's rule)
         test = cmd.test or cmd.set

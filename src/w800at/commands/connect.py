@@ -37,11 +37,18 @@ HOST_MAX = 64
 
 # What follows <remote port>, by type (spec, AT+CIPSTART's three forms).
 _STREAM_TAIL = (Int("keep_alive", 0, 7200, optional=True), Str("local_ip", 64, optional=True))
-_UDP_TAIL = (Int("local_port", 0, 65535, optional=True), Int("mode", 0, 2, optional=True),
-             Str("local_ip", 64, optional=True))
+_UDP_TAIL = (
+    Int("local_port", 0, 65535, optional=True),
+    Int("mode", 0, 2, optional=True),
+    Str("local_ip", 64, optional=True),
+)
 _TAIL = ("p5", "p6", "p7")
-_START = (Str("type", choices=KINDS), Str("host", HOST_MAX), Int("port", 0, 65535),
-          *(Any_(n) for n in _TAIL))
+_START = (
+    Str("type", choices=KINDS),
+    Str("host", HOST_MAX),
+    Int("port", 0, 65535),
+    *(Any_(n) for n in _TAIL),
+)
 
 
 def _id_param(m: Engine, all_ok: bool = False) -> Param:
@@ -68,9 +75,15 @@ def _start(m: Engine, link_id: int, a: Args) -> Task:
     mode = tail.opt_int("mode") if udp else None
     if mode and tail.opt_int("local_port") is None:
         raise CommandError(ErrCode.PARAM_INVALID, "<mode> needs <local port>")
-    link = Link(link_id, kind, a.str("host"), port,
-                bind_ip=tail.opt_str("local_ip") or None,
-                bind_port=tail.opt_int("local_port") if udp else None, udp_mode=mode or 0)
+    link = Link(
+        link_id,
+        kind,
+        a.str("host"),
+        port,
+        bind_ip=tail.opt_str("local_ip") or None,
+        bind_port=tail.opt_int("local_port") if udp else None,
+        udp_mode=mode or 0,
+    )
     if not udp and tail.given("keep_alive"):
         # "the final value is determined by the command set later" (CIPTCPOPT too)
         table.opts[link_id] = replace(table.opts[link_id], keepalive=tail.int("keep_alive"))
@@ -154,8 +167,17 @@ def _state_rows(m: Engine, label: str) -> bytes:
     for i, link in sorted(links_of(m).links.items()):
         if link.state is not LinkState.OPEN:
             continue
-        rows.append(render.info(label, i, render.q(link.kind), render.q(link.remote_ip),
-                                link.remote_port, link.local_port, int(link.server)))
+        rows.append(
+            render.info(
+                label,
+                i,
+                render.q(link.kind),
+                render.q(link.remote_ip),
+                link.remote_port,
+                link.local_port,
+                int(link.server),
+            )
+        )
     return b"".join(rows)
 
 
@@ -230,8 +252,12 @@ def _reconnintv_s(m: Engine, a: Args) -> None:
 
 # --- AT+CIPTCPOPT ----------------------------------------------------------------------
 
-_OPTS = (Int("so_linger", -1, optional=True), Int("tcp_nodelay", 0, 1, optional=True),
-         Int("so_sndtimeo", 0, optional=True), Int("keep_alive", 0, 7200, optional=True))
+_OPTS = (
+    Int("so_linger", -1, optional=True),
+    Int("tcp_nodelay", 0, 1, optional=True),
+    Int("so_sndtimeo", 0, optional=True),
+    Int("keep_alive", 0, 7200, optional=True),
+)
 
 
 def _tcpopt_params(m: Engine) -> tuple[Param, ...]:
@@ -242,8 +268,10 @@ def _tcpopt_params(m: Engine) -> tuple[Param, ...]:
 
 
 def _tcpopt_q(m: Engine) -> None:
-    rows = [render.info("+CIPTCPOPT", i, o.linger, o.nodelay, o.sndtimeo, o.keepalive)
-            for i, o in enumerate(links_of(m).opts)]
+    rows = [
+        render.info("+CIPTCPOPT", i, o.linger, o.nodelay, o.sndtimeo, o.keepalive)
+        for i, o in enumerate(links_of(m).opts)
+    ]
     m.emit(b"".join(rows))
 
 
@@ -283,23 +311,77 @@ def _wifi_down(m: Engine) -> None:
 WIFI_DOWN_HOOKS.append(_wifi_down)
 RESET_HOOKS.append(forget)
 
-register(Command("+CIPMUX", query=_cipmux_q, set=_cipmux_s, params=(Int("mode", 0, 1),),
-                 summary="single (0) or multiple (1) connections"))
-register(Command("+CIPSTART", set=_cipstart, params=_start_params, needs_ip=True,
-                 summary="open a TCP/UDP/SSL link"))
-register(Command("+CIPSTARTEX", set=_cipstartex, params=_startex_params, needs_ip=True,
-                 summary="open a link on the lowest free ID"))
-register(Command("+CIPCLOSE", set=_cipclose_s, execute=_cipclose_x,
-                 params=lambda m: (_id_param(m, all_ok=True),),
-                 summary="close a link (ID max_links: all)"))
+register(
+    Command(
+        "+CIPMUX",
+        query=_cipmux_q,
+        set=_cipmux_s,
+        params=(Int("mode", 0, 1),),
+        summary="single (0) or multiple (1) connections",
+    )
+)
+register(
+    Command(
+        "+CIPSTART",
+        set=_cipstart,
+        params=_start_params,
+        needs_ip=True,
+        summary="open a TCP/UDP/SSL link",
+    )
+)
+register(
+    Command(
+        "+CIPSTARTEX",
+        set=_cipstartex,
+        params=_startex_params,
+        needs_ip=True,
+        summary="open a link on the lowest free ID",
+    )
+)
+register(
+    Command(
+        "+CIPCLOSE",
+        set=_cipclose_s,
+        execute=_cipclose_x,
+        params=lambda m: (_id_param(m, all_ok=True),),
+        summary="close a link (ID max_links: all)",
+    )
+)
 register(Command("+CIPSTATE", query=_cipstate_q, summary="links"))
 register(Command("+CIPSTATUS", execute=_cipstatus, summary="connection status and links"))
-register(Command("+CIPMODE", query=_cipmode_q, set=_cipmode_s, params=(Int("mode", 0, 1),),
-                 summary="normal (0) or passthrough (1) transmission"))
-register(Command("+CIPDINFO", query=_cipdinfo_q, set=_cipdinfo_s, params=(Int("mode", 0, 1),),
-                 summary="remote address in +IPD and +CIPRECVDATA"))
-register(Command("+CIPRECONNINTV", query=_reconnintv_q, set=_reconnintv_s,
-                 params=(Int("interval", 1, 36000),),
-                 summary="passthrough reconnect interval, x100 ms"))
-register(Command("+CIPTCPOPT", query=_tcpopt_q, set=_tcpopt_s, params=_tcpopt_params,
-                 summary="socket options per link (ID max_links: all)"))
+register(
+    Command(
+        "+CIPMODE",
+        query=_cipmode_q,
+        set=_cipmode_s,
+        params=(Int("mode", 0, 1),),
+        summary="normal (0) or passthrough (1) transmission",
+    )
+)
+register(
+    Command(
+        "+CIPDINFO",
+        query=_cipdinfo_q,
+        set=_cipdinfo_s,
+        params=(Int("mode", 0, 1),),
+        summary="remote address in +IPD and +CIPRECVDATA",
+    )
+)
+register(
+    Command(
+        "+CIPRECONNINTV",
+        query=_reconnintv_q,
+        set=_reconnintv_s,
+        params=(Int("interval", 1, 36000),),
+        summary="passthrough reconnect interval, x100 ms",
+    )
+)
+register(
+    Command(
+        "+CIPTCPOPT",
+        query=_tcpopt_q,
+        set=_tcpopt_s,
+        params=_tcpopt_params,
+        summary="socket options per link (ID max_links: all)",
+    )
+)

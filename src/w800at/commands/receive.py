@@ -69,8 +69,18 @@ def _recvlen_q(m: Engine) -> None:
     m.emit(render.info("+CIPRECVLEN", *fields))
 
 
-register(Command("+CIPRECVMODE", query=_recvmode_q, set=_recvmode_s,
-                 params=(Int("mode", 0, 1),), summary="active (0) or passive (1) receive"))
-register(Command("+CIPRECVDATA", set=_recvdata_s, params=_recvdata_params,
-                 summary="read passive-mode data"))
+register(
+    Command(
+        "+CIPRECVMODE",
+        query=_recvmode_q,
+        set=_recvmode_s,
+        params=(Int("mode", 0, 1),),
+        summary="active (0) or passive (1) receive",
+    )
+)
+register(
+    Command(
+        "+CIPRECVDATA", set=_recvdata_s, params=_recvdata_params, summary="read passive-mode data"
+    )
+)
 register(Command("+CIPRECVLEN", query=_recvlen_q, summary="bytes buffered per link"))

@@ -34,8 +34,11 @@ def _signature(max_len: int, max_links: int, multi: bool) -> tuple[Param, ...]:
 
 def _params(max_len: int | None) -> Callable[[Engine], tuple[Param, ...]]:
     def params(m: Engine) -> tuple[Param, ...]:
-        return _signature(max_len if max_len is not None else m.profile.max_send,
-                          m.profile.max_links, links_of(m).multi)
+        return _signature(
+            max_len if max_len is not None else m.profile.max_send,
+            m.profile.max_links,
+            links_of(m).multi,
+        )
 
     return params
 
@@ -99,10 +102,25 @@ def _cipsendl_s(m: Engine, a: Args) -> Final:
     return Final.NONE
 
 
-register(Command("+CIPSEND", set=_cipsend_s, execute=_cipsend_x,
-                 params=_params(None),
-                 summary="send data (set), or enter passthrough (execute, AT+CIPMODE=1)"))
-register(Command("+CIPSENDEX", set=_cipsendex_s, params=_params(None),
-                 summary="send data; \\0 ends it early"))
-register(Command("+CIPSENDL", set=_cipsendl_s, params=_params(SENDL_MAX),
-                 summary="send long data in data mode (ESP-AT)"))
+register(
+    Command(
+        "+CIPSEND",
+        set=_cipsend_s,
+        execute=_cipsend_x,
+        params=_params(None),
+        summary="send data (set), or enter passthrough (execute, AT+CIPMODE=1)",
+    )
+)
+register(
+    Command(
+        "+CIPSENDEX", set=_cipsendex_s, params=_params(None), summary="send data; \\0 ends it early"
+    )
+)
+register(
+    Command(
+        "+CIPSENDL",
+        set=_cipsendl_s,
+        params=_params(SENDL_MAX),
+        summary="send long data in data mode (ESP-AT)",
+    )
+)

@@ -223,10 +223,30 @@ def _reset(m: Engine) -> None:
 RESET_HOOKS.append(_reset)
 
 
-register(Command("+CIPSERVER", query=_cipserver_q, set=_cipserver_s, params=CIPSERVER_PARAMS,
-                 summary="create (1) or delete (0) the TCP/SSL server"))
-register(Command("+CIPSERVERMAXCONN", query=_maxconn_q, set=_maxconn_s, params=_maxconn_params,
-                 summary="most clients the server accepts at once"))
-register(Command("+CIPSTO", query=_sto_q, set=_sto_s,
-                 params=(Int("time", 0, CIPSTO_MAX),),
-                 summary="server links' idle timeout in seconds (0: never)"))
+register(
+    Command(
+        "+CIPSERVER",
+        query=_cipserver_q,
+        set=_cipserver_s,
+        params=CIPSERVER_PARAMS,
+        summary="create (1) or delete (0) the TCP/SSL server",
+    )
+)
+register(
+    Command(
+        "+CIPSERVERMAXCONN",
+        query=_maxconn_q,
+        set=_maxconn_s,
+        params=_maxconn_params,
+        summary="most clients the server accepts at once",
+    )
+)
+register(
+    Command(
+        "+CIPSTO",
+        query=_sto_q,
+        set=_sto_s,
+        params=(Int("time", 0, CIPSTO_MAX),),
+        summary="server links' idle timeout in seconds (0: never)",
+    )
+)

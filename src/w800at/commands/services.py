@@ -38,8 +38,9 @@ log = logging.getLogger("w800at.services")
 
 #: None = automatic (the host's resolvers); a list = AT+CIPDNS=1 manual servers
 CIPDNS = declare("cipdns", None)
-SNTPCFG = declare("sntp_cfg", lambda p: {"enable": 0, "tz": 0, "servers": list(p.sntp_defaults)},
-                  "never")
+SNTPCFG = declare(
+    "sntp_cfg", lambda p: {"enable": 0, "tz": 0, "servers": list(p.sntp_defaults)}, "never"
+)
 SNTPINTV = declare("sntp_intv", 3600, "never")
 
 #: the spec's longest domain name (AT+CIPDOMAIN, and the "remote host" of CIPSTART/PING)
@@ -205,8 +206,14 @@ def _sync(m: Engine, st: ServiceState, generation: int, servers: tuple[str, ...]
 
 def _sntpcfg_q(m: Engine) -> None:
     cfg = m.settings.get(SNTPCFG)
-    m.emit(render.info("+CIPSNTPCFG", cfg["enable"], _timezone(m).query_value,
-                       *(render.q(s) for s in cfg["servers"])))
+    m.emit(
+        render.info(
+            "+CIPSNTPCFG",
+            cfg["enable"],
+            _timezone(m).query_value,
+            *(render.q(s) for s in cfg["servers"]),
+        )
+    )
 
 
 def _sntpcfg_s(m: Engine, a: Args) -> None:
@@ -216,8 +223,10 @@ def _sntpcfg_s(m: Engine, a: Args) -> None:
         raise CommandError(ErrCode.PARAM_INVALID, str(exc)) from None
     servers = [a.str(k) for k in ("server1", "server2", "server3") if a.given(k)]
     enable = a.int("enable")
-    m.settings.set(SNTPCFG, {"enable": enable, "tz": tz.value,
-                             "servers": servers or list(m.profile.sntp_defaults)})
+    m.settings.set(
+        SNTPCFG,
+        {"enable": enable, "tz": tz.value, "servers": servers or list(m.profile.sntp_defaults)},
+    )
     st = state(m)
     st.generation += 1
     m.cancel_timer(_SNTP_TIMER)
@@ -250,22 +259,55 @@ def _boot(m: Engine) -> None:
 
 BOOT_HOOKS.append(_boot)
 
-register(Command("+CIPDOMAIN", set=_cipdomain_s, needs_ip=True,
-                 params=(Str("domain", MAX_DOMAIN), Int("network", default=1, allowed=(1, 2, 3))),
-                 summary="resolve a domain name: 1 prefer IPv4, 2 IPv4 only, 3 IPv6 only"))
-register(Command("+CIPDNS", query=_cipdns_q, set=_cipdns_s,
-                 params=(Int("enable", 0, 1), Str("dns1", optional=True),
-                         Str("dns2", optional=True)),
-                 summary="DNS servers: 0 automatic, 1 manual"))
-register(Command("+PING", set=_ping_s, needs_ip=True, params=(Str("host", MAX_DOMAIN),),
-                 summary="ping a host (ICMP echo)"))
-register(Command("+CIPSNTPCFG", query=_sntpcfg_q, set=_sntpcfg_s,
-                 params=(Int("enable", 0, 1), Int("timezone", -1259, 1459),
-                         Str("server1", MAX_DOMAIN, optional=True),
-                         Str("server2", MAX_DOMAIN, optional=True),
-                         Str("server3", MAX_DOMAIN, optional=True)),
-                 summary="time zone and SNTP servers"))
+register(
+    Command(
+        "+CIPDOMAIN",
+        set=_cipdomain_s,
+        needs_ip=True,
+        params=(Str("domain", MAX_DOMAIN), Int("network", default=1, allowed=(1, 2, 3))),
+        summary="resolve a domain name: 1 prefer IPv4, 2 IPv4 only, 3 IPv6 only",
+    )
+)
+register(
+    Command(
+        "+CIPDNS",
+        query=_cipdns_q,
+        set=_cipdns_s,
+        params=(Int("enable", 0, 1), Str("dns1", optional=True), Str("dns2", optional=True)),
+        summary="DNS servers: 0 automatic, 1 manual",
+    )
+)
+register(
+    Command(
+        "+PING",
+        set=_ping_s,
+        needs_ip=True,
+        params=(Str("host", MAX_DOMAIN),),
+        summary="ping a host (ICMP echo)",
+    )
+)
+register(
+    Command(
+        "+CIPSNTPCFG",
+        query=_sntpcfg_q,
+        set=_sntpcfg_s,
+        params=(
+            Int("enable", 0, 1),
+            Int("timezone", -1259, 1459),
+            Str("server1", MAX_DOMAIN, optional=True),
+            Str("server2", MAX_DOMAIN, optional=True),
+            Str("server3", MAX_DOMAIN, optional=True),
+        ),
+        summary="time zone and SNTP servers",
+    )
+)
 register(Command("+CIPSNTPTIME", query=_sntptime_q, summary="the SNTP time (asctime)"))
-register(Command("+CIPSNTPINTV", query=_sntpintv_q, set=_sntpintv_s,
-                 params=(Int("interval", 15, 4294967),),
-                 summary="SNTP re-sync interval in seconds"))
+register(
+    Command(
+        "+CIPSNTPINTV",
+        query=_sntpintv_q,
+        set=_sntpintv_s,
+        params=(Int("interval", 15, 4294967),),
+        summary="SNTP re-sync interval in seconds",
+    )
+)

@@ -143,9 +143,11 @@ def _alpn_params(m: Engine) -> Signature:
 
 def _alpn_q(m: Engine) -> None:
     rows = _rows(m, SSL_ALPN, list)
-    m.emit(b"".join(
-        render.info("+CIPSSLCALPN", i, *(render.q(p) for p in r)) for i, r in enumerate(rows)
-    ))
+    m.emit(
+        b"".join(
+            render.info("+CIPSSLCALPN", i, *(render.q(p) for p in r)) for i, r in enumerate(rows)
+        )
+    )
 
 
 def _alpn_s(m: Engine, a: Args) -> None:
@@ -168,9 +170,12 @@ def _psk_params(m: Engine) -> Signature:
 
 def _psk_q(m: Engine) -> None:
     rows = _rows(m, SSL_PSK, lambda: ["", ""])
-    m.emit(b"".join(
-        render.info("+CIPSSLCPSK", i, render.q(r[0]), render.q(r[1])) for i, r in enumerate(rows)
-    ))
+    m.emit(
+        b"".join(
+            render.info("+CIPSSLCPSK", i, render.q(r[0]), render.q(r[1]))
+            for i, r in enumerate(rows)
+        )
+    )
 
 
 def _psk_s(m: Engine, a: Args) -> None:
@@ -199,13 +204,37 @@ def tls_settings(m: Engine, link_id: int) -> TlsSettings:
     )
 
 
-register(Command("+CIPSSLCCONF", query=_conf_q, set=_conf_s, params=_conf_params,
-                 summary="SSL client authentication mode and certificate slots per link"))
-register(_name_cmd("+CIPSSLCCN", SSL_CN,
-                   "SSL client: the name checked in the server certificate, per link"))
+register(
+    Command(
+        "+CIPSSLCCONF",
+        query=_conf_q,
+        set=_conf_s,
+        params=_conf_params,
+        summary="SSL client authentication mode and certificate slots per link",
+    )
+)
+register(
+    _name_cmd(
+        "+CIPSSLCCN", SSL_CN, "SSL client: the name checked in the server certificate, per link"
+    )
+)
 register(_name_cmd("+CIPSSLCSNI", SSL_SNI, "SSL client: the SNI sent in ClientHello, per link"))
-register(Command("+CIPSSLCALPN", query=_alpn_q, set=_alpn_s, params=_alpn_params,
-                 summary="SSL client ALPN protocols per link"))
-register(Command("+CIPSSLCPSK", query=_psk_q, set=_psk_s, params=_psk_params,
-                 summary="SSL client pre-shared key and identity per link"))
+register(
+    Command(
+        "+CIPSSLCALPN",
+        query=_alpn_q,
+        set=_alpn_s,
+        params=_alpn_params,
+        summary="SSL client ALPN protocols per link",
+    )
+)
+register(
+    Command(
+        "+CIPSSLCPSK",
+        query=_psk_q,
+        set=_psk_s,
+        params=_psk_params,
+        summary="SSL client pre-shared key and identity per link",
+    )
+)
 set_tls_provider(tls_settings)

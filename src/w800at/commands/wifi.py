@@ -78,8 +78,7 @@ def _cancelled(m: Engine, station: Station, attempt: int) -> bool:
     return m.station is not station or station.attempt != attempt
 
 
-def join(m: Engine, ssid: str, password: str, bssid: str | None, *,
-         report: bool = True) -> Task:
+def join(m: Engine, ssid: str, password: str, bssid: str | None, *, report: bool = True) -> Task:
     """Associate, then DHCP.  Returns None on success or FAIL; ``report``: print the
     ``+CWJAP:<code>`` line of a failure (AT+CWJAP does; the boot-time auto-join does not,
     there is no command for such a line to answer)."""
@@ -169,8 +168,11 @@ def _cwjap_q(m: Engine) -> None:
             raise CommandError(ErrCode.OPERATION, "not connected")
         m.emit(render.line(idle))
         return
-    m.emit(render.info("+CWJAP", render.q(ap.ssid), render.q(ap.bssid), ap.channel, ap.rssi,
-                       0, 1, 3, 0, 1))
+    m.emit(
+        render.info(
+            "+CWJAP", render.q(ap.ssid), render.q(ap.bssid), ap.channel, ap.rssi, 0, 1, 3, 0, 1
+        )
+    )
 
 
 # --- AT+CWQAP / AT+CWLAP / AT+CWSTATE ------------------------------------------------
@@ -218,8 +220,7 @@ def _cwstate_q(m: Engine) -> None:
 
 
 def _current(m: Engine) -> StationAddresses:
-    return m.station.addr if m.station.addr is not None else StationAddresses(
-        mac=addresses(m).mac)
+    return m.station.addr if m.station.addr is not None else StationAddresses(mac=addresses(m).mac)
 
 
 def _cipsta_q(m: Engine) -> None:
@@ -261,8 +262,11 @@ def _mac_q(m: Engine) -> None:
 def _mac_s(m: Engine, a: Args) -> None:
     mac = a.str("mac").lower()
     parts = mac.split(":")
-    if len(parts) != 6 or any(len(p) != 2 or not all(c in "0123456789abcdef" for c in p)
-                              for p in parts) or int(parts[0], 16) & 1:
+    if (
+        len(parts) != 6
+        or any(len(p) != 2 or not all(c in "0123456789abcdef" for c in p) for p in parts)
+        or int(parts[0], 16) & 1
+    ):
         raise CommandError(ErrCode.PARAM_INVALID, f"bad MAC {mac!r}")
     m.settings.set(STA_MAC, mac)
 
@@ -293,8 +297,9 @@ def _ap_mac(sta_mac: str) -> str:
 # --- AT+CWAUTOCONN, AT+CWHOSTNAME, AT+CWDHCP, AT+CIPV6 -------------------------------
 
 
-def _simple(name: str, label: str, kind: str = "int") -> tuple[
-        Callable[[Engine], None], Callable[[Engine, Args], None]]:
+def _simple(
+    name: str, label: str, kind: str = "int"
+) -> tuple[Callable[[Engine], None], Callable[[Engine, Args], None]]:
     def query(m: Engine) -> None:
         v = m.settings.get(name)
         m.emit(render.info(label, v))
@@ -333,41 +338,109 @@ def _autojoin(m: Engine) -> None:
     saved = m.settings.get(JOIN)
     if not (m.settings.int(AUTOCONN) and saved and station_mode(m)):
         return
-    m.spawn(join(m, saved["ssid"], saved["password"], saved["bssid"] or None, report=False),
-            "auto-join")
+    m.spawn(
+        join(m, saved["ssid"], saved["password"], saved["bssid"] or None, report=False), "auto-join"
+    )
 
 
 BOOT_HOOKS.append(_autojoin)
 
-register(Command("+CWMODE", query=_cwmode_q, set=_cwmode_s,
-                 params=(Int("mode", 0, 3), Int("auto_connect", 0, 1, optional=True)),
-                 summary="Wi-Fi mode: 0 off, 1 station, 2 SoftAP, 3 both"))
-register(Command("+CWJAP", query=_cwjap_q, set=_cwjap_s, execute=_cwjap_x,
-                 params=(Str("ssid", 32), Str("pwd", 64), Str("bssid", 17, optional=True),
-                         Int("pci_en", 0, 1, optional=True),
-                         Int("reconn_interval", 0, 7200, optional=True),
-                         Int("listen_interval", 1, 100, optional=True),
-                         Int("scan_mode", 0, 1, optional=True),
-                         Int("jap_timeout", 3, 600, optional=True),
-                         Int("pmf", 0, 7, optional=True)),
-                 summary="join an access point"))
+register(
+    Command(
+        "+CWMODE",
+        query=_cwmode_q,
+        set=_cwmode_s,
+        params=(Int("mode", 0, 3), Int("auto_connect", 0, 1, optional=True)),
+        summary="Wi-Fi mode: 0 off, 1 station, 2 SoftAP, 3 both",
+    )
+)
+register(
+    Command(
+        "+CWJAP",
+        query=_cwjap_q,
+        set=_cwjap_s,
+        execute=_cwjap_x,
+        params=(
+            Str("ssid", 32),
+            Str("pwd", 64),
+            Str("bssid", 17, optional=True),
+            Int("pci_en", 0, 1, optional=True),
+            Int("reconn_interval", 0, 7200, optional=True),
+            Int("listen_interval", 1, 100, optional=True),
+            Int("scan_mode", 0, 1, optional=True),
+            Int("jap_timeout", 3, 600, optional=True),
+            Int("pmf", 0, 7, optional=True),
+        ),
+        summary="join an access point",
+    )
+)
 register(Command("+CWQAP", execute=_cwqap, summary="leave the access point"))
-register(Command("+CWLAP", execute=_cwlap, set=_cwlap_s, params=(Str("ssid", 32),),
-                 summary="list access points"))
+register(
+    Command(
+        "+CWLAP",
+        execute=_cwlap,
+        set=_cwlap_s,
+        params=(Str("ssid", 32),),
+        summary="list access points",
+    )
+)
 register(Command("+CWSTATE", query=_cwstate_q, summary="station state"))
-register(Command("+CIPSTA", query=_cipsta_q, set=_cipsta_s,
-                 params=(Str("ip", 15), Str("gateway", 15, optional=True),
-                         Str("netmask", 15, optional=True)),
-                 summary="station IP addresses"))
-register(Command("+CIPSTAMAC", query=_mac_q, set=_mac_s, params=(Str("mac", 17),),
-                 summary="station MAC address"))
+register(
+    Command(
+        "+CIPSTA",
+        query=_cipsta_q,
+        set=_cipsta_s,
+        params=(
+            Str("ip", 15),
+            Str("gateway", 15, optional=True),
+            Str("netmask", 15, optional=True),
+        ),
+        summary="station IP addresses",
+    )
+)
+register(
+    Command(
+        "+CIPSTAMAC",
+        query=_mac_q,
+        set=_mac_s,
+        params=(Str("mac", 17),),
+        summary="station MAC address",
+    )
+)
 register(Command("+CIFSR", execute=_cifsr, summary="local IP and MAC addresses"))
-register(Command("+CWAUTOCONN", query=_autoconn_q, set=_autoconn_s,
-                 params=(Int("value", 0, 1),), summary="join the saved AP at power-up"))
-register(Command("+CWHOSTNAME", query=_hostname_q, set=_hostname_s,
-                 params=(Str("value", 32),), summary="station host name"))
-register(Command("+CWDHCP", query=_dhcp_q, set=_dhcp_s,
-                 params=(Int("operate", 0, 1), Int("mode", 0, 3)),
-                 summary="DHCP on/off: bit 0 station, bit 1 SoftAP"))
-register(Command("+CIPV6", query=_cipv6_q, set=_cipv6_s, params=(Int("value", 0, 1),),
-                 summary="enable IPv6 (TCPv6/UDPv6/SSLv6, ping6, DNS6)"))
+register(
+    Command(
+        "+CWAUTOCONN",
+        query=_autoconn_q,
+        set=_autoconn_s,
+        params=(Int("value", 0, 1),),
+        summary="join the saved AP at power-up",
+    )
+)
+register(
+    Command(
+        "+CWHOSTNAME",
+        query=_hostname_q,
+        set=_hostname_s,
+        params=(Str("value", 32),),
+        summary="station host name",
+    )
+)
+register(
+    Command(
+        "+CWDHCP",
+        query=_dhcp_q,
+        set=_dhcp_s,
+        params=(Int("operate", 0, 1), Int("mode", 0, 3)),
+        summary="DHCP on/off: bit 0 station, bit 1 SoftAP",
+    )
+)
+register(
+    Command(
+        "+CIPV6",
+        query=_cipv6_q,
+        set=_cipv6_s,
+        params=(Int("value", 0, 1),),
+        summary="enable IPv6 (TCPv6/UDPv6/SSLv6, ping6, DNS6)",
+    )
+)

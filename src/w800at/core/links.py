@@ -179,8 +179,16 @@ class LinkTable:
 
     def connect_action(self, link: Link) -> Connect:
         tls = tls_settings_for(self.m, link.id) if link.kind.startswith("SSL") else None
-        return Connect(link.id, link.kind, link.host, link.port, link.bind_ip,
-                       link.bind_port if link.udp else None, self.opts[link.id], tls)
+        return Connect(
+            link.id,
+            link.kind,
+            link.host,
+            link.port,
+            link.bind_ip,
+            link.bind_port if link.udp else None,
+            self.opts[link.id],
+            tls,
+        )
 
     def opened(self, link: Link, res: Connected, *, announce: bool = True) -> None:
         link.remote_ip, link.remote_port = res.remote_ip, res.remote_port
@@ -199,15 +207,25 @@ class LinkTable:
     def announce_connect(self, link: Link) -> None:
         bits = self.m.settings.int(SYSMSG)
         if bits & SYSMSG_LINK_CONN:
-            self.m.emit(render.link_conn(0, link.id, link.kind, link.server, link.remote_ip,
-                                         link.remote_port, link.local_port))
+            self.m.emit(
+                render.link_conn(
+                    0,
+                    link.id,
+                    link.kind,
+                    link.server,
+                    link.remote_ip,
+                    link.remote_port,
+                    link.local_port,
+                )
+            )
         else:
             self.m.emit(render.connect(self.wire_id(link.id)))
 
     # --- runtime events
 
-    def on_accepted(self, kind: str, remote_ip: str, remote_port: int,
-                    local_port: int) -> int | None:
+    def on_accepted(
+        self, kind: str, remote_ip: str, remote_port: int, local_port: int
+    ) -> int | None:
         """The server accepted a client: the lowest free ID, or None to turn it away."""
         served = sum(1 for lk in self.links.values() if lk.server)
         link_id = self.free_id()
@@ -228,8 +246,12 @@ class LinkTable:
             return
         self._touch(link)
         # UDP <mode> 1: follow the first sender that differs, once; 2: every datagram
-        if (link.udp and link.udp_mode and addr != link.remote
-                and (link.udp_mode == 2 or not link.remote_changed)):
+        if (
+            link.udp
+            and link.udp_mode
+            and addr != link.remote
+            and (link.udp_mode == 2 or not link.remote_changed)
+        ):
             link.remote_ip, link.remote_port = addr
             link.remote_changed = True
         if self.passthrough is not None and link_id == 0:
@@ -392,8 +414,9 @@ class LinkTable:
                 self.m.emit(render.closed(self.wire_id(link.id)))
 
     def _resume_if_paused(self, link: Link) -> None:
-        if link.paused and (link.buffered < self.m.profile.passive_window
-                            or link.id not in self.links):
+        if link.paused and (
+            link.buffered < self.m.profile.passive_window or link.id not in self.links
+        ):
             link.paused = False
             if link.state in (LinkState.OPEN, LinkState.HELD):
                 self.m.act(SetReading(link.id, False))

@@ -128,7 +128,10 @@ def Any_(name: str) -> Param:
 def retokenize(values: Sequence[Value]) -> list[Token]:
     """Tokens back from `Any_` values (trailing unset ones dropped), to `bind` again."""
     toks = [
-        Token("empty", "") if v is None else Token("bare", str(v)) if isinstance(v, int)
+        Token("empty", "")
+        if v is None
+        else Token("bare", str(v))
+        if isinstance(v, int)
         else Token("str", v)
         for v in values
     ]

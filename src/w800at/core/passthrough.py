@@ -35,8 +35,13 @@ class Escape:
     """``+++`` detection: silence >= guard before the first ``+``, at most guard between
     them, and silence >= guard after the third.  Otherwise the ``+`` are data."""
 
-    def __init__(self, m: Engine, key: object, on_data: Callable[[bytes], None],
-                 on_escape: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        m: Engine,
+        key: object,
+        on_data: Callable[[bytes], None],
+        on_escape: Callable[[], None],
+    ) -> None:
         self.m = m
         self.key = key
         self.guard = m.profile.escape_guard
@@ -48,8 +53,7 @@ class Escape:
     def feed(self, data: bytes, now: float) -> None:
         n = len(data)
         if self.held:
-            if (n <= 3 - self.held and now - self.last <= self.guard
-                    and data.count(PLUS) == n):
+            if n <= 3 - self.held and now - self.last <= self.guard and data.count(PLUS) == n:
                 self.held += n
                 self.last = now
                 self._arm()
@@ -121,8 +125,9 @@ class PassthroughSink:
         if self.size >= packet:
             self._send(link, self.size - self.size % packet)
         if self.size:
-            self.m.set_timer(self.PACKET_KEY, self.m.now + self.m.profile.passthrough_interval,
-                             self._flush)
+            self.m.set_timer(
+                self.PACKET_KEY, self.m.now + self.m.profile.passthrough_interval, self._flush
+            )
         else:
             self.m.cancel_timer(self.PACKET_KEY)
 
@@ -198,8 +203,7 @@ class SendLSink:
     result follows the last one (or ``SEND CANCELLED`` after ``+++``).
     """
 
-    def __init__(self, m: Engine, link: Link, length: int,
-                 addr: tuple[str, int] | None) -> None:
+    def __init__(self, m: Engine, link: Link, length: int, addr: tuple[str, int] | None) -> None:
         self.m = m
         self.link = link
         self.length = length

@@ -83,8 +83,9 @@ def closed(link_id: int | None) -> bytes:
     return b"CLOSED\r\n" if link_id is None else b"%d,CLOSED\r\n" % link_id
 
 
-def link_conn(status: int, link_id: int, kind: str, server: bool, ip: str, rport: int,
-              lport: int) -> bytes:
+def link_conn(
+    status: int, link_id: int, kind: str, server: bool, ip: str, rport: int, lport: int
+) -> bytes:
     """The AT+SYSMSG bit-1 replacement for ``<id>,CONNECT``."""
     return b(f'+LINK_CONN:{status},{link_id},"{kind}",{int(server)},"{ip}",{rport},{lport}') + CRLF
 

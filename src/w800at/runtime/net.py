@@ -257,7 +257,11 @@ class NetFeature:
             link.on_made = check
         local = (act.local_ip, 0) if act.local_ip else None
         transport, _ = await self.rt.loop.create_connection(
-            lambda: link, ip, act.port, ssl=ctx, server_hostname=sni if secure else None,
+            lambda: link,
+            ip,
+            act.port,
+            ssl=ctx,
+            server_hostname=sni if secure else None,
             local_addr=local,
         )
         return link, transport

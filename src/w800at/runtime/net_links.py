@@ -118,8 +118,7 @@ class StreamLink(Link, asyncio.Protocol):
     def __init__(self, owner: LinkOwner, link_id: int, kind: str) -> None:
         super().__init__(owner, link_id, kind)
         #: sends waiting for room in the stack (the buffer is past its mark), in order
-        self._waiting: collections.deque[tuple[asyncio.Future[int], bytes]] = (
-            collections.deque())
+        self._waiting: collections.deque[tuple[asyncio.Future[int], bytes]] = collections.deque()
         self._blocked = False
         #: bytes accepted by `send_later` and not yet handed to the transport
         self._later = 0
@@ -202,9 +201,14 @@ class StreamLink(Link, asyncio.Protocol):
         """Whether a send is sure to be taken at once by `send` (see `send_later`): the
         buffer, counting the sends already put off, is not past its mark."""
         t = self.transport
-        return (t is not None and not self.closing and not self._blocked
-                and not self._waiting and not t.is_closing()
-                and t.get_write_buffer_size() + self._later <= STACK_SEND_BUFFER)
+        return (
+            t is not None
+            and not self.closing
+            and not self._blocked
+            and not self._waiting
+            and not t.is_closing()
+            and t.get_write_buffer_size() + self._later <= STACK_SEND_BUFFER
+        )
 
     def send_later(self, data: bytes, later: Callable[[Callable[[], None]], None]) -> int:
         """Accept ``data`` now and write it when ``later`` says (after the host's answer).

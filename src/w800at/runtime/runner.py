@@ -194,8 +194,7 @@ class Runtime:
         if handler is None:
             log.error("no runtime handler for %s", type(act).__name__)
             if act.token:
-                self.engine.complete(act.token, NotImplementedError(type(act).__name__),
-                                     self.now())
+                self.engine.complete(act.token, NotImplementedError(type(act).__name__), self.now())
             return
         try:
             handler(act)

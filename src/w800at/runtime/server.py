@@ -94,8 +94,12 @@ class ServerFeature:
         host = bind_host(self.rt, v6)
         kind = act.kind
         self.server = await self.rt.loop.create_server(
-            lambda: _Acceptor(self, kind), host, act.port, ssl=ctx,
-            family=socket.AF_INET6 if v6 else socket.AF_INET, reuse_address=True,
+            lambda: _Acceptor(self, kind),
+            host,
+            act.port,
+            ssl=ctx,
+            family=socket.AF_INET6 if v6 else socket.AF_INET,
+            reuse_address=True,
             ssl_handshake_timeout=self.rt.engine.options.net_timeout if ctx else None,
         )
         port = int(self.server.sockets[0].getsockname()[1])
@@ -121,8 +125,7 @@ class ServerFeature:
             transport.abort()
             return
         rt.engine.now = rt.now()
-        link_id = links_of(rt.engine).on_accepted(kind, str(peer[0]), int(peer[1]),
-                                                  int(local[1]))
+        link_id = links_of(rt.engine).on_accepted(kind, str(peer[0]), int(peer[1]), int(local[1]))
         if link_id is None:
             log.info("client %s:%s turned away (server full)", peer[0], peer[1])
             transport.abort()
