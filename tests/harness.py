@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from w800at import commands
+from w800at.commands import FEATURES
 from w800at.core.actions import Action
 from w800at.core.engine import Engine
+from w800at.core.feature import FeatureSet
 from w800at.core.options import ModuleOptions
 from w800at.core.state import StationAddresses
 from w800at.profiles import W800, Profile
-
-commands.load_all()
 
 LAB_ADDRESSES = StationAddresses(
     ip="127.0.0.1",
@@ -41,11 +40,12 @@ class Harness:
         options: ModuleOptions | None = None,
         lenient_eol: bool = False,
         boot: bool = True,
+        features: FeatureSet = FEATURES,
     ) -> None:
         self.now = 1000.0
         opts = options or ModuleOptions(addresses=LAB_ADDRESSES)
         self.engine = Engine(
-            profile, saved=saved, options=opts, now=self.now, lenient_eol=lenient_eol
+            profile, features, saved=saved, options=opts, now=self.now, lenient_eol=lenient_eol
         )
         self.pending: list[Action] = []
         if boot:

@@ -1,8 +1,8 @@
 """A whole module on the test's event loop, driven byte-exact through an in-memory AT port.
 
-`LiveModule` runs a real `Engine` and a real `Runtime` with every runtime feature
-installed (links, servers, DNS, ping, SNTP, TLS: real sockets, loopback only); only the
-serial line is replaced, by `MemoryChannel`.  The test plays the host: it sends bytes
+`LiveModule` runs a real `w800at.Module` (engine, runtime with every part: links,
+servers, DNS, ping, SNTP, TLS: real sockets, loopback only); only the serial line is
+replaced, by `w800at.MemoryChannel`.  The test plays the host: it sends bytes
 and reads exactly what the module wrote.  Everything shares one loop, so these tests
 are fast and deterministic while the network side is real.
 
@@ -26,14 +26,11 @@ from pathlib import Path
 from types import TracebackType
 
 from tests.harness import LAB_ADDRESSES
-from w800at import commands
-from w800at.channels.base import ChannelEvents
+from w800at import MemoryChannel, Module, Store
 from w800at.core.engine import Engine
 from w800at.core.options import ModuleOptions
 from w800at.profiles import W800, Profile
-from w800at.runtime import Runtime, install_features
-
-commands.load_all()
+from w800at.runtime import Runtime
 
 #: how long a read waits by default (seconds)
 TIMEOUT = 5.0
@@ -88,60 +85,6 @@ class Conditions:
             raise AssertionError(f"condition not met within {timeout}s; {state()}") from None
 
 
-class MemoryChannel:
-    """The AT port as a byte buffer (a `w800at.channels.base.Channel`).
-
-    ``out`` keeps the module's output until the reader consumes it; ``wrote`` is set
-    on every write.  ``backlog`` is what ``pending()`` reports, so a test can play a
-    host that stopped reading.  Flow control is honoured: while the runtime has paused
-    reading, the host's bytes wait here (as in an OS buffer) and go in on resume.
-    """
-
-    description = "memory"
-
-    def __init__(self) -> None:
-        self.out = bytearray()
-        self.wrote = asyncio.Event()
-        self.backlog = 0
-        self.paused = False
-        self.held: list[bytes] = []
-        self.events: ChannelEvents | None = None
-
-    async def start(self, events: ChannelEvents) -> None:
-        self.events = events
-        events.attached()
-
-    def feed(self, data: bytes) -> None:
-        """The host writes ``data`` to the module."""
-        assert self.events is not None, "the channel was not started"
-        if self.paused:
-            self.held.append(data)
-        else:
-            self.events.data(data)
-
-    def write(self, data: bytes) -> None:
-        self.out += data
-        self.wrote.set()
-
-    def pending(self) -> int:
-        return self.backlog
-
-    def set_baud(self, baud: int) -> None:
-        pass
-
-    def pause_reading(self) -> None:
-        self.paused = True
-
-    def resume_reading(self) -> None:
-        self.paused = False
-        held, self.held = self.held, []
-        for data in held:
-            self.feed(data)
-
-    async def close(self) -> None:
-        pass
-
-
 class LiveModule:
     """The host's end of a whole module: ``async with`` boots it (``ready`` is read);
     on exit it shuts down and asserts the engine noticed no internal bug.
@@ -152,6 +95,7 @@ class LiveModule:
     (``timeout``, default for the whole module) and fails with an AssertionError.
     """
 
+    module: Module
     engine: Engine
     channel: MemoryChannel
     rt: Runtime
@@ -170,25 +114,22 @@ class LiveModule:
         self.timeout = timeout
 
     async def __aenter__(self) -> LiveModule:
-        loop = asyncio.get_running_loop()
-        self.engine = Engine(self.profile, options=self.options, now=loop.time())
-        if self.store_dir is not None:
-            self.engine.parts["store_dir"] = self.store_dir
         self.channel = MemoryChannel()
-        self.rt = Runtime(self.engine, self.channel, None)
-        install_features(self.rt)
-        await self.channel.start(self.rt)
+        store = Store(self.store_dir) if self.store_dir is not None else None
+        self.module = Module(self.channel, profile=self.profile, options=self.options, store=store)
+        await self.module.start()
+        self.engine, self.rt = self.module.engine, self.module.runtime
         try:
             await self.expect(b"\r\nready\r\n")
         except BaseException:
-            await self.rt.close()
+            await self.module.stop()
             raise
         return self
 
     async def __aexit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.rt.close()
+        await self.module.stop()
         if t is None:
             assert self.engine.bugs == [], self.engine.bugs
 

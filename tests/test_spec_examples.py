@@ -48,9 +48,8 @@ from tests.servers.sntp_responder import SntpResponder
 from tests.servers.tcp_servers import TcpEchoServer, TcpSinkServer, UdpEchoServer
 from tests.tls.peers import TlsServerPeer, plain_server_context, write_pem
 from w800at.certs import create_dev_pki, self_signed_certificate
-from w800at.core.links import LinkState, links_of
+from w800at.core.links import LinkState
 from w800at.core.options import ModuleOptions
-from w800at.runtime import net
 
 PROMPT = b"\r\nOK\r\n\r\n>"
 SEND_OK = b"\r\nSEND OK\r\n"
@@ -167,7 +166,7 @@ async def until(pred: Callable[[], bool], what: str, timeout: float = 5.0) -> No
 
 def link_socket(mod: LiveModule, link_id: int) -> socket.socket:
     """The module's real socket for ``link_id``."""
-    link = net.feature(mod.rt).links[link_id]
+    link = mod.rt.net.links[link_id]
     sock = link.transport.get_extra_info("socket")
     assert sock is not None
     return sock  # type: ignore[no-any-return]
@@ -1120,7 +1119,7 @@ def test_cipreconnintv_example() -> None:
                 await cmd(mod, b"AT+CIPMODE=1", OK)
                 await cmd(mod, b'AT+CIPSTART="TCP","127.0.0.1",%d' % sink.port, b"CONNECT\r\n" + OK)
                 await passthrough(mod)
-                table = links_of(mod.engine)
+                table = mod.engine.links
                 sink.close_client(0)
                 await until(
                     lambda: (lk := table.get(0)) is not None and lk.state is LinkState.CONNECTING,

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from . import __version__
 from .channels.base import Channel
-from .config import Config, ConfigError, load_config
-from .profiles import PROFILES, Profile, get_profile
+from .config import ConfigError, load_config
+from .log import ModuleNameFilter, get_logger
+from .module import Module
+from .profiles import PROFILES, get_profile
 from .store import Store, default_store_dir
 
-log = logging.getLogger("w800at")
+log = get_logger("w800at")
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -95,13 +100,35 @@ def main(argv: list[str] | None = None) -> int:
     return rc
 
 
-def serve(args: argparse.Namespace) -> int:
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s", stream=sys.stderr
-    )
-    if args.verbose < 2:  # pyserial's RFC 2217 negotiation chatter is debug detail
+class LogFormatter(logging.Formatter):
+    """``time logger LEVEL: [module] message`` (the module's name when there is one)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(name)s %(levelname)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        name = getattr(record, "module_name", "")
+        if not name:
+            return text
+        head, sep, rest = text.partition(": ")
+        return f"{head}{sep}[{name}] {rest}" if sep else text
+
+
+def setup_logging(verbose: int) -> None:
+    """Log to stderr, ``-v`` info and every byte, ``-vv`` debug; records name their module."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ModuleNameFilter())
+    handler.setFormatter(LogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING - 10 * min(verbose, 2))
+    if verbose < 2:  # pyserial's RFC 2217 negotiation chatter is debug detail
         logging.getLogger("w800at.channel.rfc2217").setLevel(logging.WARNING)
+
+
+def serve(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -114,14 +141,61 @@ def serve(args: argparse.Namespace) -> int:
         print(f"w800at: {exc}", file=sys.stderr)
         return 2
     store = Store(args.store or default_store_dir())
+    module = Module(
+        channel,
+        profile=profile,
+        config=config,
+        store=store,
+        lenient_eol=args.lenient_eol or config.lenient_eol,
+        trace=args.trace,
+        verbose=args.verbose > 0,
+    )
     try:
-        asyncio.run(_serve(args, channel, config, profile, store))
+        asyncio.run(_serve(module))
     except KeyboardInterrupt:  # pragma: no cover - signal handler normally wins
         pass
     except OSError as exc:
         print(f"w800at: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _serve(module: Module) -> None:
+    """Run until Ctrl-C / SIGTERM (or end of input on --stdio), then close everything."""
+    stop = asyncio.Event()
+    with _signals(stop.set):
+        await module.start()
+        print(
+            f"w800at: {module.profile.name} module on {module.description}",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(module.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+        finally:
+            log.info("shutting down")
+            await module.stop()
+
+
+@contextlib.contextmanager
+def _signals(handler: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call ``handler`` while inside (main thread only)."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handler)
+        except (RuntimeError, ValueError):  # not the main thread
+            break
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 def _channel_from(args: argparse.Namespace) -> Channel:
@@ -136,19 +210,3 @@ def _channel_from(args: argparse.Namespace) -> Channel:
     if args.stdio:
         return open_channel("stdio", "")
     return open_channel("pty", args.pty or "./w800.tty")
-
-
-async def _serve(
-    args: argparse.Namespace, channel: Channel, config: Config, profile: Profile, store: Store
-) -> None:
-    from .app import run_module
-
-    await run_module(
-        channel,
-        profile,
-        config,
-        store,
-        lenient_eol=args.lenient_eol,
-        trace=args.trace,
-        verbose=args.verbose > 0,
-    )

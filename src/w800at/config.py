@@ -31,7 +31,6 @@ Every key is optional::
 
 from __future__ import annotations
 
-import logging
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -39,9 +38,10 @@ from typing import Any
 
 from .core.options import ModuleOptions
 from .core.state import AccessPoint, StationAddresses
+from .log import get_logger
 from .profiles import PROFILES
 
-log = logging.getLogger("w800at.config")
+log = get_logger("w800at.config")
 
 
 class ConfigError(ValueError):

@@ -8,7 +8,6 @@ so a crash mid-write leaves either the old or the new settings, never a mix.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -16,7 +15,9 @@ from typing import Any
 
 import platformdirs
 
-log = logging.getLogger("w800at.store")
+from .log import get_logger
+
+log = get_logger("w800at.store")
 
 SETTINGS_FILE = "settings.json"
 

@@ -6,15 +6,17 @@ One line per chunk, as the channel saw it::
     2024-05-01T12:00:00.124 +0.005102 << \\r\\n+OK=G3.01.00\\r\\n\\r\\n
     2024-05-01T12:00:00.124 +0.005110 -- reset
 
-``>>`` is host -> module, ``<<`` module -> host, ``--`` a channel event.  The
-wall clock (ISO, ms) places a line in time; the monotonic offset since the
-tracer started is what you compare (the wall clock can jump).  Bytes outside
-printable ASCII are escaped (``\\r``, ``\\n``, ``\\xNN``; a backslash is
-``\\\\``) so a line is always exactly one chunk and the bytes can be recovered.
+``>>`` is host -> module, ``<<`` module -> host, ``--`` an event (the channel's, a
+link's).  The links' bytes are in the same file: ``L0>`` module -> peer on link 0,
+``L0<`` peer -> module (`TraceLinkTap`).  The wall clock (ISO, ms) places a line in
+time; the monotonic offset since the tracer started is what you compare (the wall
+clock can jump).  Bytes outside printable ASCII are escaped (``\\r``, ``\\n``,
+``\\xNN``; a backslash is ``\\\\``) so a line is always exactly one chunk and the
+bytes can be recovered.
 
 Tracing off must cost nothing on the data path: ``wrap_channel(ch, None)``
-returns ``ch`` itself, and the app only calls ``wrap_for_tracing`` when
-``--trace`` or ``-v`` is given, so no wrapper, no check, no call is added.
+returns ``ch`` itself and no link tap is set, so the module only wraps when
+``--trace`` or ``-v`` is given: no wrapper, no check, no call is added.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import time
 from typing import IO, Protocol
 
 from .channels.base import Channel, ChannelEvents
+from .log import get_logger
 
 HOST_TO_MODULE = ">>"
 MODULE_TO_HOST = "<<"
@@ -113,7 +116,7 @@ class LogTracer:
     """
 
     def __init__(self, logger: logging.Logger | None = None, level: int = logging.DEBUG) -> None:
-        self.logger = logger if logger is not None else logging.getLogger("w800at.trace")
+        self.logger = logger if logger is not None else get_logger("w800at.trace")
         self.level = level
 
     def record(self, direction: str, data: bytes) -> None:
@@ -218,6 +221,26 @@ class TracingChannel:
         finally:
             self.sink.note("closed")
             self.sink.close()
+
+
+class TraceLinkTap:
+    """Records the links' bytes and events in the same trace (a `LinkTap`).
+
+    ``L<id>>`` is module -> peer on link ``<id>``, ``L<id><`` peer -> module; link
+    events are notes (``-- link 0 open TCP 127.0.0.1:8080``).
+    """
+
+    def __init__(self, sink: TraceSink) -> None:
+        self.sink = sink
+
+    def up(self, link_id: int, data: bytes) -> None:
+        self.sink.record(f"L{link_id}>", data)
+
+    def down(self, link_id: int, data: bytes) -> None:
+        self.sink.record(f"L{link_id}<", data)
+
+    def event(self, link_id: int, text: str) -> None:
+        self.sink.note(f"link {link_id} {text}")
 
 
 def wrap_channel(channel: Channel, sink: TraceSink | None) -> Channel:

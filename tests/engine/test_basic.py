@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 
 from tests.harness import Harness
-from w800at.core import engine as engine_mod
+from w800at.commands import FEATURES
 from w800at.core.actions import ResetNetwork, SaveSettings, SetUart
 from w800at.core.engine import Engine
+from w800at.core.feature import Feature, FeatureSet
 from w800at.core.params import Int
-from w800at.core.registry import COMMANDS, Command
+from w800at.core.registry import Command
 from w800at.profiles import ESP_AT, W800
+
+COMMANDS = FEATURES.commands
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -67,19 +70,15 @@ def test_esp_at_gmr_has_the_chip_tag_and_v3() -> None:
 
 def test_rst_closes_links_and_boots_again() -> None:
     seen: list[Engine] = []
-    engine_mod.RESET_HOOKS.append(seen.append)
-    try:
-        h = quiet()
-        assert h.send(b"AT+SYSLOG=1\r\n") == OK
-        assert h.send(b"AT+RST\r\n") == OK
-        assert seen == [h.engine]
-        assert len(h.take(ResetNetwork)) == 1
-        assert h.send(b"AT\r\n") == b""  # booting: dropped
-        assert h.advance(W800.boot_time) == READY
-        assert h.send(b"AT+NOPE\r\n") == b"AT+NOPE\r\n" + ERROR  # echo on, SYSLOG off
-        h.check()
-    finally:
-        engine_mod.RESET_HOOKS.remove(seen.append)
+    h = quiet(features=FEATURES.plus(Feature("probe", on_reset=seen.append)))
+    assert h.send(b"AT+SYSLOG=1\r\n") == OK
+    assert h.send(b"AT+RST\r\n") == OK
+    assert seen == [h.engine]
+    assert len(h.take(ResetNetwork)) == 1
+    assert h.send(b"AT\r\n") == b""  # booting: dropped
+    assert h.advance(W800.boot_time) == READY
+    assert h.send(b"AT+NOPE\r\n") == b"AT+NOPE\r\n" + ERROR  # echo on, SYSLOG off
+    h.check()
 
 
 def test_rst_while_a_join_runs_abandons_it() -> None:
@@ -239,26 +238,32 @@ def test_sysmsg_query_and_set() -> None:
 # --- commands that need an IP ----------------------------------------------------------
 
 
+#: a test-only command with needs_ip=True, in a feature set of its own
+IP_ONLY = "+TESTNEEDSIP"
+WITH_IP_ONLY: FeatureSet = FEATURES.plus(
+    Feature(
+        "test",
+        commands=(
+            Command(
+                IP_ONLY,
+                execute=lambda m: None,
+                set=lambda m, a: None,
+                query=lambda m: None,
+                params=(Int("n", 0, 9),),
+                needs_ip=True,
+            ),
+        ),
+    )
+)
+
+
 @pytest.fixture
 def ip_only() -> Iterator[str]:
-    """A test-only command with needs_ip=True (removed from the registry afterwards)."""
-    name = "+TESTNEEDSIP"
-    COMMANDS[name] = Command(
-        name,
-        execute=lambda m: None,
-        set=lambda m, a: None,
-        query=lambda m: None,
-        params=(Int("n", 0, 9),),
-        needs_ip=True,
-    )
-    try:
-        yield name
-    finally:
-        del COMMANDS[name]
+    yield IP_ONLY
 
 
 def test_needs_ip_before_and_after_join(ip_only: str) -> None:
-    h = quiet()
+    h = quiet(features=WITH_IP_ONLY)
     h.send(b"AT+SYSLOG=1\r\n")
     no_ip = b"ERR CODE:0x010a0000\r\n" + ERROR
     assert h.send(b"AT%s\r\n" % ip_only.encode()) == no_ip

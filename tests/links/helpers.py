@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.harness import Harness
-from w800at.core.links import LinkTable, links_of
+from w800at.core.links import LinkTable
 from w800at.core.net_actions import Close, Connect, Connected, Send
 
 PEER = ("127.0.0.1", 8080)
@@ -21,7 +21,7 @@ def joined(**kw: Any) -> Harness:
 
 
 def table(h: Harness) -> LinkTable:
-    return links_of(h.engine)
+    return h.engine.links
 
 
 def open_link(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.harness import Harness, both
 from tests.links.helpers import PEER, finish_close, joined, open_link, table
 from w800at.core.net_actions import Close, Connect, Connected, TlsSettings
+from w800at.core.state import ServerState
 from w800at.profiles import ESP_AT
 
 OK = b"\r\nOK\r\n"
@@ -169,9 +170,9 @@ def test_cipmux_rules() -> None:
     finish_close(h)
     assert h.send(b"AT+CIPMUX=1\r\n") == OK
     assert h.send(b"AT+CIPMODE=1\r\n") == ERROR  # passthrough is single-connection only
-    table(h).server_running = True
+    h.engine.server = ServerState(333, "TCP", 0)  # a server runs
     assert h.send(b"AT+CIPMUX=0\r\n") == ERROR
-    table(h).server_running = False
+    h.engine.server = None
     assert h.send(b"AT+CIPMUX=0\r\n") == OK
     assert h.send(b"AT+CIPMUX=2\r\n") == ERROR
 
@@ -280,7 +281,8 @@ def test_wifi_down_closes_links() -> None:
 def test_reset_forgets_links_silently() -> None:
     h = joined()
     open_link(h)
+    before = table(h)
     out = h.send(b"AT+RST\r\n") + h.advance(h.engine.profile.boot_time + 0.01)
     assert out == OK + b"\r\nready\r\n"
-    assert "links" not in h.engine.parts
+    assert table(h) is not before and table(h).links == {}
     h.check()

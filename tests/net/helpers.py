@@ -1,9 +1,9 @@
-"""Fakes for driving `w800at.runtime.net` directly: a recording engine link table and a
-Runtime that records action results (on the shared in-memory channel, `tests.live`).
+"""Fakes for driving `w800at.runtime.net` directly: an engine that records the link
+events it is given and a Runtime that records action results (on a `MemoryChannel`).
 
 The runtime handlers are exercised with real sockets on loopback; only the engine's
-link table is replaced (``RecordingLinks``), so the tests can assert on exactly
-which events the runtime delivered.
+link-event methods are replaced (``RecordingEngine`` -> ``RecordingLinks``), so the
+tests can assert on exactly which events the runtime delivered.
 """
 
 from __future__ import annotations
@@ -13,21 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.live import Conditions, MemoryChannel
-from w800at import commands
+from tests.live import Conditions
+from w800at import FEATURES, MemoryChannel
 from w800at.core.actions import Action
 from w800at.core.engine import Engine
 from w800at.profiles import W800
-from w800at.runtime import net
 from w800at.runtime.runner import Runtime
-
-commands.load_all()
 
 DEADLINE = 5.0
 
 
 class RecordingLinks:
-    """Stands in for ``engine.parts["links"]``: records every event."""
+    """Records every link event the runtime gives the engine."""
 
     def __init__(self) -> None:
         self.data: dict[int, bytearray] = {}
@@ -48,20 +45,33 @@ class RecordingLinks:
         self.changed()
 
 
+class RecordingEngine(Engine):
+    """An engine whose link events go to ``recorder`` instead of its link table."""
+
+    def __init__(self, recorder: RecordingLinks) -> None:
+        super().__init__(W800, FEATURES, now=0.0)
+        self.recorder = recorder
+
+    def link_data(self, link_id: int, data: bytes, addr: tuple[str, int], now: float) -> None:
+        self.now = now
+        self.recorder.on_data(link_id, data, addr)
+
+    def link_closed(self, link_id: int, reason: str, now: float) -> None:
+        self.now = now
+        self.recorder.on_closed(link_id, reason)
+
+
 class RecordingRuntime(Runtime):
     """Runtime whose action results are recorded instead of fed to engine tasks."""
 
     def __init__(self, store_dir: Path | None = None) -> None:
-        engine = Engine(W800, now=0.0)
-        engine.parts["store_dir"] = store_dir or Path(".")
         self.links = RecordingLinks()
-        engine.parts["links"] = self.links
-        super().__init__(engine, MemoryChannel(), None)
+        super().__init__(RecordingEngine(self.links), MemoryChannel(), None)
+        self.certs_dir = store_dir
         self.results: dict[int, object] = {}
         self._next = 1000
         self.conditions = Conditions()
         self.links.changed = self.conditions.check
-        net.install(self)
 
     @property
     def mem(self) -> MemoryChannel:
@@ -95,9 +105,6 @@ class RecordingRuntime(Runtime):
         if isinstance(r, BaseException):
             raise AssertionError(f"{type(action).__name__} failed: {r!r}")
         return r
-
-    def net(self) -> net.NetFeature:
-        return net.feature(self)
 
 
 def run(main: Callable[[RecordingRuntime], Any], store_dir: Path | None = None) -> None:

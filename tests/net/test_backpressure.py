@@ -16,8 +16,7 @@ import socket
 import threading
 import time
 
-from tests.net.test_pty_path import ModuleThread, Port
-from w800at.runtime import net
+from tests.net.test_pty_path import Port, pty_module
 
 #: what the module may hold for the link at most: the stack's send buffer, plus one
 #: host read (64 KiB) and one packet that were already under way when it filled
@@ -61,7 +60,7 @@ def test_passthrough_holds_the_host_while_the_remote_is_stalled(tmp_path: object
     payload = random.Random(11).randbytes(24 * 1024 * 1024)
     sink = StallingSink()
     try:
-        with ModuleThread(link) as mod:
+        with pty_module(link).running() as mod:
             port = Port(link)
             assert port.until(b"\r\nready\r\n") == b"\r\nready\r\n"
             assert port.cmd(b"ATE0") == b"ATE0\r\n\r\nOK\r\n"
@@ -92,8 +91,7 @@ def test_passthrough_holds_the_host_while_the_remote_is_stalled(tmp_path: object
                 idle_since = time.monotonic()
             # Stalled peer: the host could not get everything out (it is being held) ...
             assert sent < len(payload), "the host was never held back"
-            assert mod.rt is not None
-            feat = net.feature(mod.rt)
+            feat = mod.module.runtime.net
             (link0,) = feat.links.values()
             assert link0.transport is not None
             # ... and the module holds no more than its send buffer and what was under way

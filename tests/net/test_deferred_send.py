@@ -18,7 +18,7 @@ from tests.live import OK, LiveModule
 from tests.net.helpers import RecordingRuntime, run
 from tests.servers.tcp_servers import TcpSinkServer
 from w800at.core.net_actions import Close, Connect, Send
-from w800at.runtime import net, net_links
+from w800at.runtime import net_links
 from w800at.runtime.net_links import StreamLink
 
 
@@ -32,7 +32,7 @@ def test_send_ok_is_written_to_the_host_before_the_bytes_go_to_the_socket() -> N
                     f'AT+CIPSTART="TCP","127.0.0.1",{srv.port}'.encode(), b"CONNECT\r\n\r\nOK\r\n"
                 )
                 events: list[tuple[str, bytes]] = []
-                link = net.feature(mod.rt).links[0]
+                link = mod.rt.net.links[0]
                 assert isinstance(link, StreamLink)
                 transport: Any = link.transport
                 real_write, real_out = transport.write, mod.channel.write
@@ -82,7 +82,7 @@ def test_a_send_after_the_mark_waits_for_the_sends_deferred_before_it() -> None:
             await rt.ok(Connect(0, "TCP", "127.0.0.1", srv.port))
             big = os.urandom(3 * net_links.STACK_SEND_BUFFER)  # fills the stack's buffer
             small = os.urandom(100)
-            link = rt.net().links[0]
+            link = rt.net.links[0]
             assert isinstance(link, StreamLink)
             assert link.can_send_later()
             paths: list[str] = []

@@ -15,7 +15,6 @@ import time
 
 from tests.live import LiveModule
 from tests.net.module import module
-from w800at.core.links import links_of
 from w800at.profiles import W800
 
 
@@ -78,7 +77,7 @@ def test_passive_host_not_reading_blocks_sender_and_loses_nothing() -> None:
                 await asyncio.sleep(0.2)
                 assert src.sent == stalled < len(payload)  # blocked ...
                 assert src.error is None  # ... not dropped
-                link = links_of(h.rt.engine).get(0)
+                link = h.rt.engine.links.get(0)
                 assert link is not None and link.paused
                 # one notice only, however much arrived
                 assert h.buf.count(b"+IPD,") == 1 and h.buf.startswith(b"\r\n+IPD,")
@@ -110,7 +109,7 @@ def test_passive_udp_overflow_dropped_and_counted() -> None:
                 for g in grams:
                     peer.sendto(g, module_addr)
                 fits = W800.passive_window // 1000
-                table = links_of(h.rt.engine)
+                table = h.rt.engine.links
                 deadline = time.monotonic() + 5
                 while table.udp_dropped < len(grams) - fits:
                     assert time.monotonic() < deadline, table.udp_dropped

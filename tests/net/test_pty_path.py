@@ -7,12 +7,10 @@ reading the links (the TCP sender blocks) and nothing is lost once the host read
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import random
 import select
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,46 +21,15 @@ import serial
 from tests.harness import LAB_ADDRESSES
 from tests.net.test_flow import CountingSender
 from tests.servers.tcp_servers import TcpSinkServer
-from w800at import commands
+from w800at import Module, ModuleThread
 from w800at.channels.pty import PtyChannel
-from w800at.core.engine import Engine
 from w800at.core.options import ModuleOptions
 from w800at.profiles import W800
-from w800at.runtime import Runtime, install_features, net
 
 
-class ModuleThread:
-    def __init__(self, link: Path) -> None:
-        self.link = link
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.stop: asyncio.Event | None = None
-        self.rt: Runtime | None = None
-        self.thread = threading.Thread(
-            target=self.loop.run_until_complete, args=(self._main(),), daemon=True
-        )
-
-    async def _main(self) -> None:
-        commands.load_all()
-        engine = Engine(W800, options=ModuleOptions(addresses=LAB_ADDRESSES), now=self.loop.time())
-        chan = PtyChannel(str(self.link))
-        self.rt = rt = Runtime(engine, chan, None)
-        install_features(rt)
-        self.stop = asyncio.Event()
-        await chan.start(rt)
-        self.ready.set()
-        await self.stop.wait()
-        await rt.close()
-
-    def __enter__(self) -> ModuleThread:
-        self.thread.start()
-        assert self.ready.wait(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.stop is not None
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(5)
+def pty_module(link: Path) -> Module:
+    """A module on a PTY whose symlink is ``link`` (the lab's addresses)."""
+    return Module(PtyChannel(str(link)), options=ModuleOptions(addresses=LAB_ADDRESSES))
 
 
 class Port:
@@ -89,7 +56,7 @@ class Port:
 
 @pytest.fixture
 def booted(tmp_path: Path) -> Iterator[tuple[ModuleThread, Port]]:
-    with ModuleThread(tmp_path / "w800.tty") as mod:
+    with pty_module(tmp_path / "w800.tty").running() as mod:
         port = Port(tmp_path / "w800.tty")
         assert port.until(b"\r\nready\r\n") == b"\r\nready\r\n"
         assert port.cmd(b"ATE0") == b"ATE0\r\n\r\nOK\r\n"
@@ -125,8 +92,7 @@ def test_pty_cipsend_and_ipd_with_host_backpressure(booted: tuple[ModuleThread, 
     try:
         port.ser.write(f'AT+CIPSTART="TCP","127.0.0.1",{src.port}\r\n'.encode())
         time.sleep(0.6)
-        assert mod.rt is not None
-        assert net.feature(mod.rt).host_paused
+        assert mod.module.runtime.net.host_paused
         stalled = src.sent
         time.sleep(0.2)
         assert src.sent == stalled < len(payload) and src.error is None

@@ -35,7 +35,7 @@ def _free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
 
 
 def _sock(rt: RecordingRuntime, link_id: int) -> socket.socket:
-    link = rt.net().links[link_id]
+    link = rt.net.links[link_id]
     s = link.transport.get_extra_info("socket")
     assert s is not None
     return s  # type: ignore[no-any-return]
@@ -57,7 +57,7 @@ def test_tcp_connect_send_receive_and_peer_close() -> None:
         # the server stopped: its side of the link is shut down -> one closed event
         await rt.until(lambda: rt.links.closed != [])
         assert rt.links.closed == [(0, "closed")]
-        assert 0 not in rt.net().links
+        assert 0 not in rt.net.links
         r = await rt.result(Send(0, b"x"))
         assert isinstance(r, LinkGone)
 
@@ -68,7 +68,7 @@ def test_connect_refused_is_an_exception_and_no_link() -> None:
     async def main(rt: RecordingRuntime) -> None:
         r = await rt.result(Connect(1, "TCP", "127.0.0.1", _free_port()))
         assert isinstance(r, ConnectionRefusedError)
-        assert rt.net().links == {}
+        assert rt.net.links == {}
         assert rt.links.closed == []
 
     run(main)
@@ -161,7 +161,7 @@ class _Stuck:
 
 async def _fill(rt: RecordingRuntime, link_id: int) -> None:
     """Send until the kernel stops taking data (a Send would have to wait)."""
-    link = rt.net().links[link_id]
+    link = rt.net.links[link_id]
     assert isinstance(link, StreamLink)
     link.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     for _ in range(1000):
@@ -250,14 +250,14 @@ def test_host_backpressure_pauses_all_links_until_drained() -> None:
             rt.mem.backlog = net.HIGH_WATER + 1  # the host stopped reading
             srv.send_to(0, b"first")
             await rt.until(lambda: bytes(rt.links.data.get(0, b"")) == b"first")
-            assert rt.net().host_paused
-            assert all(not link.reading for link in rt.net().links.values())
+            assert rt.net.host_paused
+            assert all(not link.reading for link in rt.net.links.values())
             srv.send_to(1, b"second")
             await asyncio.sleep(0.05)
             assert 1 not in rt.links.data
             rt.mem.backlog = net.LOW_WATER  # drained
             await rt.until(lambda: bytes(rt.links.data.get(1, b"")) == b"second")
-            assert not rt.net().host_paused
+            assert not rt.net.host_paused
 
     run(main)
 
@@ -272,7 +272,7 @@ def test_reset_drops_every_link_without_events() -> None:
             await asyncio.to_thread(srv.wait_closed, 1)
             await asyncio.sleep(0.05)
             assert rt.links.closed == []
-            assert rt.net().links == {}
+            assert rt.net.links == {}
 
     run(main)
 
@@ -380,7 +380,7 @@ def test_ssl_auth0_and_verified_name(tmp_path: Path) -> None:
             bad = TlsSettings(auth_mode=2, common_name="not-this.example")
             r = await rt.result(Connect(2, "SSL", "127.0.0.1", port, tls=bad))
             assert isinstance(r, Exception) and "mismatch" in str(r)
-            assert 2 not in rt.net().links
+            assert 2 not in rt.net.links
             no_ca = TlsSettings(auth_mode=2, ca_number=1)
             r = await rt.result(Connect(3, "SSL", "127.0.0.1", port, tls=no_ca))
             assert isinstance(r, Exception)
@@ -395,7 +395,7 @@ def test_adopt_accepted_connection() -> None:
     async def main(rt: RecordingRuntime) -> None:
         class Accept(asyncio.Protocol):
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                net.adopt(rt, 4, "TCP", transport)
+                rt.net.adopt(4, "TCP", transport)
 
         server = await rt.loop.create_server(Accept, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
@@ -418,7 +418,7 @@ def test_client_link_held_until_engine_has_it() -> None:
 
     async def main(rt: RecordingRuntime) -> None:
         with TcpSinkServer() as srv:
-            feat = rt.net()
+            feat = rt.net
             link_task = asyncio.ensure_future(feat._open(Connect(0, "TCP", "127.0.0.1", srv.port)))
             await asyncio.wait_for(link_task, 5)
             srv.send_to(0, b"early bird")
@@ -441,7 +441,7 @@ def test_a_send_that_times_out_is_never_sent() -> None:
         try:
             await rt.ok(Connect(0, "TCP", "127.0.0.1", stuck.port, opts=SockOpts(sndtimeo=100)))
             conn = stuck.accept()
-            link = rt.net().links[0]
+            link = rt.net.links[0]
             assert isinstance(link, StreamLink)
             sent = bytearray()
             while True:  # fill the stack: the first send it cannot take waits

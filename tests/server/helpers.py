@@ -29,13 +29,10 @@ def started(h: Harness, line: bytes = b"AT+CIPSERVER=1,333\r\n", port: int = 333
 
 
 def table(h: Harness) -> LinkTable:
-    t = h.engine.parts["links"]
-    assert isinstance(t, LinkTable)
-    return t
+    return h.engine.links
 
 
 def accept(h: Harness, rport: int = 50000, kind: str = "TCP") -> tuple[int | None, bytes]:
     """A client arrives (what runtime/server.py does): the ID and what the host saw."""
-    h.engine.now = h.now  # the runtime sets the engine's time before an event
-    link_id = table(h).on_accepted(kind, "127.0.0.1", rport, 333)
+    link_id = h.engine.link_accepted(kind, "127.0.0.1", rport, 333, h.now)
     return link_id, h._collect()

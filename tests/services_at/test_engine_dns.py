@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.harness import Harness, both
-from w800at.commands.services import state
 from w800at.core.actions import SaveSettings
 from w800at.core.service_actions import Resolve
 from w800at.profiles import ESP_AT
@@ -122,9 +121,9 @@ def test_cipdns_default_query_without_runtime_shows_spec_defaults() -> None:
 
 def test_cipdns_automatic_shows_what_the_host_uses() -> None:
     h = Harness()
-    state(h.engine).system_dns = ["127.0.0.53"]
+    h.engine.options.system_dns = ("127.0.0.53",)
     assert h.send(b"AT+CIPDNS?\r\n") == b'AT+CIPDNS?\r\n+CIPDNS:0,"127.0.0.53"\r\n' + OK
-    state(h.engine).system_dns = []
+    h.engine.options.system_dns = ()
     assert h.send(b"AT+CIPDNS?\r\n") == b"AT+CIPDNS?\r\n+CIPDNS:0\r\n" + OK
 
 

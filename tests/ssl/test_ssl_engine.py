@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 from tests.harness import Harness
-from w800at.core.links import tls_settings_for
+from w800at.commands.ssl import tls_settings as tls_settings_for
 from w800at.core.net_actions import Connect, TlsSettings
 
 for _name in ("connect", "send"):

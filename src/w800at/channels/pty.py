@@ -19,17 +19,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import logging
 import os
 import stat
 import termios
 import tty
 
+from ..log import get_logger
 from ._fdreader import FdReader
 from ._writebuf import FdWriter
 from .base import ChannelEvents
 
-log = logging.getLogger("w800at.channel")
+log = get_logger("w800at.channel")
 
 READ_CHUNK = 65536
 #: a "full" read of a PTY master: Linux's N_TTY buffer (4 KiB) less one, what a read

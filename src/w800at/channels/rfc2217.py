@@ -27,16 +27,16 @@ DTR+RTS sequence (esptool's classic reset) yields one reset, not two.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from typing import Any
 
 import serial.rfc2217 as rfc
 
+from ..log import get_logger
 from .base import ChannelEvents
 from .tcp import SingleClientServer, format_hostport
 
-log = logging.getLogger("w800at.channel")
+log = get_logger("w800at.channel")
 
 IAC = b"\xff"
 #: seconds after connecting before a client that never purges counts as attached

@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import logging
 import os
 from typing import Any
 
 import serial
 
+from ..log import get_logger
 from ._fdreader import FdReader
 from ._writebuf import GONE_ERRNOS, FdWriter
 from .base import ChannelEvents
 
-log = logging.getLogger("w800at.channel")
+log = get_logger("w800at.channel")
 
 READ_CHUNK = 65536
 DRAIN_POLL = 0.005

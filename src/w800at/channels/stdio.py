@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import stat
 
+from ..log import get_logger
 from ._fdreader import FdReader
 from ._writebuf import FdWriter
 from .base import ChannelEvents
 
-log = logging.getLogger("w800at.channel")
+log = get_logger("w800at.channel")
 
 READ_CHUNK = 65536
 CLOSE_FLUSH_TIMEOUT = 2.0

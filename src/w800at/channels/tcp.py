@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import socket
 from collections.abc import Callable
 
+from ..log import get_logger
 from .base import ChannelEvents
 
-log = logging.getLogger("w800at.channel")
+log = get_logger("w800at.channel")
 
 
 def format_hostport(host: str, port: int) -> str:

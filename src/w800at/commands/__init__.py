@@ -1,19 +1,25 @@
 """Every AT command, one declarative row each, grouped by the spec's sections.
 
-Importing this package registers them all in `w800at.core.registry.COMMANDS`.
+Each module declares its `Feature` (commands, settings, boot / reset / Wi-Fi-down
+handlers); `FEATURES` is the set a module is built from.  Handlers run in this order.
 """
 
 from __future__ import annotations
 
-import importlib
+from ..core.feature import FeatureSet
+from . import basic, connect, receive, send, server, services, ssl, wifi
 
-_MODULES = ("basic", "wifi", "services", "server", "ssl", "connect", "send", "receive")
+FEATURES = FeatureSet(
+    (
+        basic.FEATURE,
+        wifi.FEATURE,
+        services.FEATURE,
+        server.FEATURE,
+        ssl.FEATURE,
+        connect.FEATURE,
+        send.FEATURE,
+        receive.FEATURE,
+    )
+)
 
-
-def load_all() -> None:
-    """Import every command module (idempotent)."""
-    for name in _MODULES:
-        importlib.import_module(f"{__name__}.{name}")
-
-
-load_all()
+__all__ = ["FEATURES"]

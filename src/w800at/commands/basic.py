@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from ..core import render
 from ..core.actions import SetUart
-from ..core.engine import SYSLOG, Engine
+from ..core.engine import Engine
+from ..core.feature import Feature
 from ..core.params import Args, Int
-from ..core.registry import COMMANDS, Command, Final, Handler, SetHandler, register
-from ..core.settings import SYSSTORE, declare
+from ..core.registry import Command, Final, Handler, SetHandler
+from ..core.settings import SYSLOG, SYSMSG, SYSSTORE, SettingDef
 
-SYSMSG = declare("sysmsg", 0, "never")
-UART_DEF = declare("uart_def", lambda p: list(p.uart_default), "always")
-UART_CUR = declare("uart_cur", None, "never")  # None: same as UART_DEF
+UART_DEF = SettingDef("uart_def", lambda p: list(p.uart_default), "always")
+UART_CUR = SettingDef("uart_cur", None, "never")  # None: same as UART_DEF
 
 
 def _at(m: Engine) -> None:
@@ -41,7 +41,7 @@ def _cmd_query(m: Engine) -> None:
     rows = []
     listed = [
         c
-        for c in sorted(COMMANDS.values(), key=lambda c: c.name)
+        for c in sorted(m.features.commands.values(), key=lambda c: c.name)
         if c.name not in m.profile.unsupported
     ]
     for i, cmd in enumerate(listed):  # consecutive indexes: unsupported ones are not there
@@ -60,12 +60,12 @@ def _restore(m: Engine) -> Final:
     return Final.NONE
 
 
-def _int_setting(name: str, label: str) -> tuple[Handler, SetHandler]:
+def _int_setting(setting: SettingDef, label: str) -> tuple[Handler, SetHandler]:
     def query(m: Engine) -> None:
-        m.emit(render.info(label, m.settings.int(name)))
+        m.emit(render.info(label, m.settings.int(setting)))
 
     def set_(m: Engine, a: Args) -> None:
-        m.settings.set(name, a.int("value"))
+        m.settings.set(setting, a.int("value"))
 
     return query, set_
 
@@ -75,16 +75,16 @@ _syslog_q, _syslog_s = _int_setting(SYSLOG, "+SYSLOG")
 _sysmsg_q, _sysmsg_s = _int_setting(SYSMSG, "+SYSMSG")
 
 
-def _uart(m: Engine, name: str) -> list[int]:
-    v = m.settings.get(name)
+def _uart(m: Engine, setting: SettingDef) -> list[int]:
+    v = m.settings.get(setting)
     if v is None:
         v = m.settings.get(UART_DEF)
     return list(v)
 
 
-def _uart_query(label: str, name: str) -> Handler:
+def _uart_query(label: str, setting: SettingDef) -> Handler:
     def query(m: Engine) -> None:
-        m.emit(render.info(label, *_uart(m, name)))
+        m.emit(render.info(label, *_uart(m, setting)))
 
     return query
 
@@ -112,55 +112,51 @@ UART_PARAMS = (
     Int("flow", 0, 3),
 )
 
-register(Command("", execute=_at, summary="test AT startup"))
-register(Command("E0", execute=_echo(False), summary="echo off"))
-register(Command("E1", execute=_echo(True), summary="echo on"))
-register(Command("+RST", execute=_rst, summary="restart the module"))
-register(Command("+GMR", execute=_gmr, summary="version information"))
-register(Command("+CMD", query=_cmd_query, summary="list AT commands"))
-register(Command("+RESTORE", execute=_restore, summary="factory reset"))
-register(
-    Command(
-        "+SYSSTORE",
-        query=_sysstore_q,
-        set=_sysstore_s,
-        params=(Int("value", 0, 1),),
-        summary="save settings to NVS (1, default) or not (0)",
-    )
-)
-register(
-    Command(
-        "+SYSLOG",
-        query=_syslog_q,
-        set=_syslog_s,
-        params=(Int("value", 0, 1),),
-        summary="print ERR CODE lines before ERROR",
-    )
-)
-register(
-    Command(
-        "+SYSMSG",
-        query=_sysmsg_q,
-        set=_sysmsg_s,
-        params=(Int("value", 0, 7),),
-        summary="message format bits: 0 +QUITT, 1 +LINK_CONN, 2 CONNECT/CLOSED in passthrough",
-    )
-)
-register(
-    Command(
-        "+UART_CUR",
-        query=_uart_query("+UART_CUR", UART_CUR),
-        set=_uart_set(False),
-        params=UART_PARAMS,
-        summary="current UART configuration (not saved)",
-    )
-)
-register(
-    Command(
-        "+UART_DEF",
-        query=_uart_query("+UART_DEF", UART_DEF),
-        set=_uart_set(True),
-        params=UART_PARAMS,
-        summary="default UART configuration (saved)",
-    )
+FEATURE = Feature(
+    "basic",
+    commands=(
+        Command("", execute=_at, summary="test AT startup"),
+        Command("E0", execute=_echo(False), summary="echo off"),
+        Command("E1", execute=_echo(True), summary="echo on"),
+        Command("+RST", execute=_rst, summary="restart the module"),
+        Command("+GMR", execute=_gmr, summary="version information"),
+        Command("+CMD", query=_cmd_query, summary="list AT commands"),
+        Command("+RESTORE", execute=_restore, summary="factory reset"),
+        Command(
+            "+SYSSTORE",
+            query=_sysstore_q,
+            set=_sysstore_s,
+            params=(Int("value", 0, 1),),
+            summary="save settings to NVS (1, default) or not (0)",
+        ),
+        Command(
+            "+SYSLOG",
+            query=_syslog_q,
+            set=_syslog_s,
+            params=(Int("value", 0, 1),),
+            summary="print ERR CODE lines before ERROR",
+        ),
+        Command(
+            "+SYSMSG",
+            query=_sysmsg_q,
+            set=_sysmsg_s,
+            params=(Int("value", 0, 7),),
+            summary="message format bits: 0 +QUITT, 1 +LINK_CONN, 2 CONNECT/CLOSED in passthrough",
+        ),
+        Command(
+            "+UART_CUR",
+            query=_uart_query("+UART_CUR", UART_CUR),
+            set=_uart_set(False),
+            params=UART_PARAMS,
+            summary="current UART configuration (not saved)",
+        ),
+        Command(
+            "+UART_DEF",
+            query=_uart_query("+UART_DEF", UART_DEF),
+            set=_uart_set(True),
+            params=UART_PARAMS,
+            summary="default UART configuration (saved)",
+        ),
+    ),
+    settings=(UART_DEF, UART_CUR),
 )

@@ -14,22 +14,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..core import render
-from ..core.engine import RESET_HOOKS, Engine
+from ..core.engine import Engine
 from ..core.errors import CommandError, ErrCode
-from ..core.links import (
-    CIPDINFO,
-    CIPMODE,
-    CIPMUX,
-    RECONNINTV,
-    Link,
-    LinkState,
-    forget,
-    links_of,
-)
+from ..core.feature import Feature
+from ..core.links import Link, LinkState
 from ..core.net_actions import Connected, SetSockOpts
-from ..core.params import Any_, Args, Int, Param, Str, bind, retokenize
-from ..core.registry import Command, Task, register
-from .wifi import CIPV6, WIFI_DOWN_HOOKS
+from ..core.params import Any_, Args, Int, LinkId, Str, bind, retokenize
+from ..core.registry import Command, Task
+from ..core.settings import CIPDINFO, CIPMODE, CIPMUX, RECONNINTV
+from .services import name_service
+from .ssl import tls_settings
+from .wifi import CIPV6
 
 KINDS = ("TCP", "UDP", "SSL", "TCPv6", "UDPv6", "SSLv6")
 #: spec: "The maximum length is 64 bytes" (use AT+CIPDOMAIN for longer names)
@@ -51,18 +46,12 @@ _START = (
 )
 
 
-def _id_param(m: Engine, all_ok: bool = False) -> Param:
-    """<link ID>: 0 .. max_links-1 (``max_links`` = every link, where allowed)."""
-    n = m.profile.max_links
-    return Int("link_id", 0, n if all_ok else n - 1)
-
-
-def _start_params(m: Engine) -> tuple[Param, ...]:
-    return (_id_param(m), *_START) if links_of(m).multi else _START
+#: AT+CIPSTART's <link ID> (multi-connection mode only)
+_START_PARAMS = (LinkId(), *_START)
 
 
 def _start(m: Engine, link_id: int, a: Args) -> Task:
-    table = links_of(m)
+    table = m.links
     kind = a.str("type")
     if kind.endswith("v6") and not m.settings.int(CIPV6):
         raise CommandError(ErrCode.EXEC_FAILED, f"{kind} needs AT+CIPV6=1")
@@ -87,8 +76,10 @@ def _start(m: Engine, link_id: int, a: Args) -> Task:
     if not udp and tail.given("keep_alive"):
         # "the final value is determined by the command set later" (CIPTCPOPT too)
         table.opts[link_id] = replace(table.opts[link_id], keepalive=tail.int("keep_alive"))
+    if kind.startswith("SSL"):
+        link.tls = tls_settings(m, link_id)
     table.reserve(link)
-    res = yield table.connect_action(link)
+    res = yield table.connect_action(link, name_service(m))
     if not isinstance(res, Connected) or table.get(link_id) is not link:
         table.release(link)
         raise CommandError(ErrCode.EXEC_FAILED, f"connect failed: {res!r}")
@@ -102,11 +93,11 @@ def _raw(a: Args, name: str) -> int | str | None:
 
 
 def _cipstart(m: Engine, a: Args) -> Task:
-    return _start(m, a.int("link_id") if links_of(m).multi else 0, a)
+    return _start(m, a.int("link_id") if m.links.multi else 0, a)
 
 
 def _cipstartex(m: Engine, a: Args) -> Task:
-    table = links_of(m)
+    table = m.links
     if not table.multi:
         return _start(m, 0, a)
     free = table.free_id()
@@ -115,15 +106,11 @@ def _cipstartex(m: Engine, a: Args) -> Task:
     return _start(m, free, a)
 
 
-def _startex_params(m: Engine) -> tuple[Param, ...]:
-    return _START
-
-
 # --- AT+CIPCLOSE ---------------------------------------------------------------------
 
 
 def _close(m: Engine, ids: list[int]) -> Task:
-    table = links_of(m)
+    table = m.links
     for link_id in ids:
         link = table.get(link_id)
         if link is None or link.state is LinkState.CONNECTING:
@@ -136,20 +123,20 @@ def _close(m: Engine, ids: list[int]) -> Task:
 
 
 def _closeable(m: Engine, link_id: int) -> None:
-    link = links_of(m).get(link_id)
+    link = m.links.get(link_id)
     if link is None or link.state in (LinkState.CONNECTING, LinkState.CLOSING):
         raise CommandError(ErrCode.EXEC_FAILED, f"link {link_id} is not valid")
 
 
 def _cipclose_x(m: Engine) -> Task:
-    if links_of(m).multi:
+    if m.links.multi:
         raise CommandError(ErrCode.PARAM_COUNT, "multi-connection mode needs <link ID>")
     _closeable(m, 0)
     return _close(m, [0])
 
 
 def _cipclose_s(m: Engine, a: Args) -> Task:
-    table = links_of(m)
+    table = m.links
     if not table.multi:
         raise CommandError(ErrCode.EXEC_FAILED, "AT+CIPCLOSE=<id> is for AT+CIPMUX=1")
     link_id = a.int("link_id")
@@ -164,7 +151,7 @@ def _cipclose_s(m: Engine, a: Args) -> Task:
 
 def _state_rows(m: Engine, label: str) -> bytes:
     rows = []
-    for i, link in sorted(links_of(m).links.items()):
+    for i, link in sorted(m.links.links.items()):
         if link.state is not LinkState.OPEN:
             continue
         rows.append(
@@ -190,7 +177,7 @@ ST_GOT_IP, ST_LINKED, ST_CLOSED, ST_NO_WIFI = 2, 3, 4, 5
 
 
 def _cipstatus(m: Engine) -> None:
-    table = links_of(m)
+    table = m.links
     if not m.station.has_ip:
         code = ST_NO_WIFI
     elif any(lk.state is LinkState.OPEN for lk in table.links.values()):
@@ -210,7 +197,7 @@ def _cipmux_q(m: Engine) -> None:
 
 
 def _cipmux_s(m: Engine, a: Args) -> None:
-    table = links_of(m)
+    table = m.links
     mode = a.int("mode")
     if mode == m.settings.int(CIPMUX):
         return
@@ -229,7 +216,7 @@ def _cipmode_q(m: Engine) -> None:
 
 def _cipmode_s(m: Engine, a: Args) -> None:
     mode = a.int("mode")
-    if mode == 1 and links_of(m).multi:
+    if mode == 1 and m.links.multi:
         raise CommandError(ErrCode.EXEC_FAILED, "passthrough needs AT+CIPMUX=0")
     m.settings.set(CIPMODE, mode)
 
@@ -260,23 +247,21 @@ _OPTS = (
 )
 
 
-def _tcpopt_params(m: Engine) -> tuple[Param, ...]:
-    if not links_of(m).multi:
-        return _OPTS
-    n = m.profile.max_links
-    return (Int("link_id", 0, n, default=n), *_OPTS)
+#: "<link ID>: ID of the connection (0 ~ max). For multiple connections, if the value
+#: is max, it means all connections" (default: all)
+_TCPOPT_PARAMS = (LinkId(default_all=True), *_OPTS)
 
 
 def _tcpopt_q(m: Engine) -> None:
     rows = [
         render.info("+CIPTCPOPT", i, o.linger, o.nodelay, o.sndtimeo, o.keepalive)
-        for i, o in enumerate(links_of(m).opts)
+        for i, o in enumerate(m.links.opts)
     ]
     m.emit(b"".join(rows))
 
 
 def _tcpopt_s(m: Engine, a: Args) -> None:
-    table = links_of(m)
+    table = m.links
     n = m.profile.max_links
     target = a.int("link_id") if table.multi else 0
     for i in range(n) if target == n else (target,):
@@ -299,89 +284,75 @@ def _given(a: Args, name: str, old: int) -> int:
     return a.int(name) if a.given(name) else old
 
 
-# --- hooks ---------------------------------------------------------------------------
+# --- the feature ---------------------------------------------------------------------
 
 
 def _wifi_down(m: Engine) -> None:
-    table = m.parts.get("links")
-    if table is not None:
-        links_of(m).lost_all()
+    m.links.lost_all()
 
 
-WIFI_DOWN_HOOKS.append(_wifi_down)
-RESET_HOOKS.append(forget)
-
-register(
-    Command(
-        "+CIPMUX",
-        query=_cipmux_q,
-        set=_cipmux_s,
-        params=(Int("mode", 0, 1),),
-        summary="single (0) or multiple (1) connections",
-    )
-)
-register(
-    Command(
-        "+CIPSTART",
-        set=_cipstart,
-        params=_start_params,
-        needs_ip=True,
-        summary="open a TCP/UDP/SSL link",
-    )
-)
-register(
-    Command(
-        "+CIPSTARTEX",
-        set=_cipstartex,
-        params=_startex_params,
-        needs_ip=True,
-        summary="open a link on the lowest free ID",
-    )
-)
-register(
-    Command(
-        "+CIPCLOSE",
-        set=_cipclose_s,
-        execute=_cipclose_x,
-        params=lambda m: (_id_param(m, all_ok=True),),
-        summary="close a link (ID max_links: all)",
-    )
-)
-register(Command("+CIPSTATE", query=_cipstate_q, summary="links"))
-register(Command("+CIPSTATUS", execute=_cipstatus, summary="connection status and links"))
-register(
-    Command(
-        "+CIPMODE",
-        query=_cipmode_q,
-        set=_cipmode_s,
-        params=(Int("mode", 0, 1),),
-        summary="normal (0) or passthrough (1) transmission",
-    )
-)
-register(
-    Command(
-        "+CIPDINFO",
-        query=_cipdinfo_q,
-        set=_cipdinfo_s,
-        params=(Int("mode", 0, 1),),
-        summary="remote address in +IPD and +CIPRECVDATA",
-    )
-)
-register(
-    Command(
-        "+CIPRECONNINTV",
-        query=_reconnintv_q,
-        set=_reconnintv_s,
-        params=(Int("interval", 1, 36000),),
-        summary="passthrough reconnect interval, x100 ms",
-    )
-)
-register(
-    Command(
-        "+CIPTCPOPT",
-        query=_tcpopt_q,
-        set=_tcpopt_s,
-        params=_tcpopt_params,
-        summary="socket options per link (ID max_links: all)",
-    )
+FEATURE = Feature(
+    "connect",
+    commands=(
+        Command(
+            "+CIPMUX",
+            query=_cipmux_q,
+            set=_cipmux_s,
+            params=(Int("mode", 0, 1),),
+            summary="single (0) or multiple (1) connections",
+        ),
+        Command(
+            "+CIPSTART",
+            set=_cipstart,
+            params=_START_PARAMS,
+            needs_ip=True,
+            summary="open a TCP/UDP/SSL link",
+        ),
+        Command(
+            "+CIPSTARTEX",
+            set=_cipstartex,
+            params=_START,
+            needs_ip=True,
+            summary="open a link on the lowest free ID",
+        ),
+        Command(
+            "+CIPCLOSE",
+            set=_cipclose_s,
+            execute=_cipclose_x,
+            params=(LinkId(all_ok=True, multi_only=False),),
+            summary="close a link (ID max_links: all)",
+        ),
+        Command("+CIPSTATE", query=_cipstate_q, summary="links"),
+        Command("+CIPSTATUS", execute=_cipstatus, summary="connection status and links"),
+        Command(
+            "+CIPMODE",
+            query=_cipmode_q,
+            set=_cipmode_s,
+            params=(Int("mode", 0, 1),),
+            summary="normal (0) or passthrough (1) transmission",
+        ),
+        Command(
+            "+CIPDINFO",
+            query=_cipdinfo_q,
+            set=_cipdinfo_s,
+            params=(Int("mode", 0, 1),),
+            summary="remote address in +IPD and +CIPRECVDATA",
+        ),
+        Command(
+            "+CIPRECONNINTV",
+            query=_reconnintv_q,
+            set=_reconnintv_s,
+            params=(Int("interval", 1, 36000),),
+            summary="passthrough reconnect interval, x100 ms",
+        ),
+        Command(
+            "+CIPTCPOPT",
+            query=_tcpopt_q,
+            set=_tcpopt_s,
+            params=_TCPOPT_PARAMS,
+            summary="socket options per link (ID max_links: all)",
+        ),
+    ),
+    settings=(),
+    on_wifi_down=_wifi_down,
 )

@@ -6,14 +6,14 @@ The buffers, the once-only ``+IPD`` notice, the window and the held ``CLOSED`` a
 
 from __future__ import annotations
 
-import functools
-
 from ..core import render
 from ..core.engine import Engine
 from ..core.errors import CommandError, ErrCode
-from ..core.links import CIPDINFO, CIPMODE, RECVMODE, LinkState, links_of
-from ..core.params import Args, Int, Param
-from ..core.registry import Command, Final, register
+from ..core.feature import Feature
+from ..core.links import LinkState
+from ..core.params import Args, Int, LinkId
+from ..core.registry import Command, Final
+from ..core.settings import CIPDINFO, CIPMODE, RECVMODE
 
 #: spec: "<len>: The maximum value is 0x7fffffff"
 RECV_MAX = 0x7FFFFFFF
@@ -29,21 +29,14 @@ def _recvmode_s(m: Engine, a: Args) -> None:
         raise CommandError(ErrCode.EXEC_FAILED, "passive mode is not for passthrough")
     m.settings.set(RECVMODE, mode)
     if not mode:
-        links_of(m).flush_passive()  # nothing buffered is lost
+        m.links.flush_passive()  # nothing buffered is lost
 
 
-@functools.cache  # a passive reader repeats the same line: built once per shape
-def _recvdata_signature(max_links: int, multi: bool) -> tuple[Param, ...]:
-    length = Int("len", 1, RECV_MAX)
-    return (Int("link_id", 0, max_links - 1), length) if multi else (length,)
-
-
-def _recvdata_params(m: Engine) -> tuple[Param, ...]:
-    return _recvdata_signature(m.profile.max_links, links_of(m).multi)
+_RECVDATA_PARAMS = (LinkId(), Int("len", 1, RECV_MAX))
 
 
 def _recvdata_s(m: Engine, a: Args) -> Final:
-    table = links_of(m)
+    table = m.links
     if not table.passive:
         raise CommandError(ErrCode.EXEC_FAILED, "AT+CIPRECVMODE is 0")
     link_id = a.int("link_id") if table.multi else 0
@@ -59,7 +52,7 @@ def _recvdata_s(m: Engine, a: Args) -> Final:
 
 
 def _recvlen_q(m: Engine) -> None:
-    table = links_of(m)
+    table = m.links
     unused = m.profile.recvlen_unused
     fields: list[object] = []
     for i in range(m.profile.max_links):
@@ -69,18 +62,23 @@ def _recvlen_q(m: Engine) -> None:
     m.emit(render.info("+CIPRECVLEN", *fields))
 
 
-register(
-    Command(
-        "+CIPRECVMODE",
-        query=_recvmode_q,
-        set=_recvmode_s,
-        params=(Int("mode", 0, 1),),
-        summary="active (0) or passive (1) receive",
-    )
+FEATURE = Feature(
+    "receive",
+    commands=(
+        Command(
+            "+CIPRECVMODE",
+            query=_recvmode_q,
+            set=_recvmode_s,
+            params=(Int("mode", 0, 1),),
+            summary="active (0) or passive (1) receive",
+        ),
+        Command(
+            "+CIPRECVDATA",
+            set=_recvdata_s,
+            params=_RECVDATA_PARAMS,
+            summary="read passive-mode data",
+        ),
+        Command("+CIPRECVLEN", query=_recvlen_q, summary="bytes buffered per link"),
+    ),
+    settings=(),
 )
-register(
-    Command(
-        "+CIPRECVDATA", set=_recvdata_s, params=_recvdata_params, summary="read passive-mode data"
-    )
-)
-register(Command("+CIPRECVLEN", query=_recvlen_q, summary="bytes buffered per link"))

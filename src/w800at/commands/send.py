@@ -9,45 +9,43 @@ to the runtime as one `Send` whose result decides ``SEND OK`` / ``SEND FAIL``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 from ..core import render
 from ..core.actions import Payload
 from ..core.engine import Engine
 from ..core.errors import CommandError, ErrCode
-from ..core.links import CIPMODE, LinkState, links_of
+from ..core.feature import Feature
+from ..core.links import LinkState
 from ..core.net_actions import Send
-from ..core.params import Args, Int, Param, Str
-from ..core.passthrough import SendLSink, enter_passthrough
-from ..core.registry import Command, Final, Task, register
+from ..core.params import Args, Int, LinkId, Param, Str
+from ..core.registry import Command, Final, Task
+from ..core.settings import CIPMODE
+from .passthrough import SendLSink, enter_passthrough
+from .services import name_service
 
 #: AT+CIPSENDL: "<length>: maximum value: 2^31 - 1 bytes"
 SENDL_MAX = 2**31 - 1
 _REMOTE = (Str("remote_host", 64, optional=True), Int("remote_port", 0, 65535, optional=True))
 
 
-@functools.cache  # every send binds these: built once per shape
-def _signature(max_len: int, max_links: int, multi: bool) -> tuple[Param, ...]:
-    head = (Int("link_id", 0, max_links - 1),) if multi else ()
-    return (*head, Int("length", 1, max_len), *_REMOTE)
+@functools.cache  # every send binds these: one signature per length limit
+def _signature(max_len: int) -> tuple[Param, ...]:
+    return (LinkId(), Int("length", 1, max_len), *_REMOTE)
 
 
-def _params(max_len: int | None) -> Callable[[Engine], tuple[Param, ...]]:
-    def params(m: Engine) -> tuple[Param, ...]:
-        return _signature(
-            max_len if max_len is not None else m.profile.max_send,
-            m.profile.max_links,
-            links_of(m).multi,
-        )
+def _cipsend_params(m: Engine) -> tuple[Param, ...]:
+    """AT+CIPSEND / AT+CIPSENDEX: <length> up to the dialect's maximum."""
+    return _signature(m.profile.max_send)
 
-    return params
+
+_SENDL_PARAMS = _signature(SENDL_MAX)
 
 
 def _target(m: Engine, a: Args) -> tuple[int, tuple[str, int] | None]:
     """(link ID, per-send UDP remote) of a send command; ERROR if the link is not open."""
     if m.settings.int(CIPMODE):
         raise CommandError(ErrCode.EXEC_FAILED, "AT+CIPMODE=1: use AT+CIPSEND (passthrough)")
-    table = links_of(m)
+    table = m.links
     link_id = a.int("link_id") if table.multi else 0
     link = table.open_link(link_id)
     host, port = a.opt_str("remote_host"), a.opt_int("remote_port")
@@ -63,7 +61,7 @@ def _target(m: Engine, a: Args) -> tuple[int, tuple[str, int] | None]:
 
 def _send(m: Engine, a: Args, escaped: bool) -> Task:
     link_id, addr = _target(m, a)
-    table = links_of(m)
+    table = m.links
     link = table.get(link_id)
     data = yield Payload(a.int("length"), escaped)
     assert isinstance(data, bytes)
@@ -71,7 +69,8 @@ def _send(m: Engine, a: Args, escaped: bool) -> Task:
     if link is None or table.get(link_id) is not link or link.state is not LinkState.OPEN:
         # spec: "the connection is disconnected during data transmission: ERROR"
         raise CommandError(ErrCode.EXEC_FAILED, f"link {link_id} closed during the payload")
-    res = yield Send(link_id, data, addr)
+    names = name_service(m) if addr is not None else None
+    res = yield Send(link_id, data, addr, names)
     table.touch(link)
     return Final.SEND_FAIL if isinstance(res, BaseException) else Final.SEND_OK
 
@@ -88,7 +87,7 @@ def _cipsend_x(m: Engine) -> Final:
     """Passthrough: AT+CIPMODE=1, single connection, link 0 open (UDP with <mode> 0)."""
     if not m.settings.int(CIPMODE):
         raise CommandError(ErrCode.EXEC_FAILED, "AT+CIPSEND without <length> needs CIPMODE=1")
-    link = links_of(m).open_link(0)
+    link = m.links.open_link(0)
     if link.udp and link.udp_mode:
         raise CommandError(ErrCode.EXEC_FAILED, "UDP passthrough needs <mode> 0")
     return enter_passthrough(m)
@@ -96,31 +95,34 @@ def _cipsend_x(m: Engine) -> Final:
 
 def _cipsendl_s(m: Engine, a: Args) -> Final:
     link_id, addr = _target(m, a)
-    link = links_of(m).open_link(link_id)
+    link = m.links.open_link(link_id)
     m.emit(render.PROMPT)
     SendLSink(m, link, a.int("length"), addr).start()
     return Final.NONE
 
 
-register(
-    Command(
-        "+CIPSEND",
-        set=_cipsend_s,
-        execute=_cipsend_x,
-        params=_params(None),
-        summary="send data (set), or enter passthrough (execute, AT+CIPMODE=1)",
-    )
-)
-register(
-    Command(
-        "+CIPSENDEX", set=_cipsendex_s, params=_params(None), summary="send data; \\0 ends it early"
-    )
-)
-register(
-    Command(
-        "+CIPSENDL",
-        set=_cipsendl_s,
-        params=_params(SENDL_MAX),
-        summary="send long data in data mode (ESP-AT)",
-    )
+FEATURE = Feature(
+    "send",
+    commands=(
+        Command(
+            "+CIPSEND",
+            set=_cipsend_s,
+            execute=_cipsend_x,
+            params=_cipsend_params,
+            summary="send data (set), or enter passthrough (execute, AT+CIPMODE=1)",
+        ),
+        Command(
+            "+CIPSENDEX",
+            set=_cipsendex_s,
+            params=_cipsend_params,
+            summary="send data; \\0 ends it early",
+        ),
+        Command(
+            "+CIPSENDL",
+            set=_cipsendl_s,
+            params=_SENDL_PARAMS,
+            summary="send long data in data mode (ESP-AT)",
+        ),
+    ),
+    settings=(),
 )

@@ -1,66 +1,70 @@
 """The module's TCP/SSL server: AT+CIPSERVER, AT+CIPSERVERMAXCONN, AT+CIPSTO.
 
 At most one server, only in multi-connection mode.  The runtime listens (`Listen`) and
-hands each accepted client to the link table (`LinkTable.on_accepted`), which gives it
-the lowest free link ID, announces ``<id>,CONNECT`` and turns away clients beyond
-AT+CIPSERVERMAXCONN.  From then on a server link is an ordinary link (tetype 1).
+hands each accepted client to the engine (`Engine.link_accepted`), whose link table
+gives it the lowest free link ID, announces ``<id>,CONNECT`` and turns away clients
+beyond AT+CIPSERVERMAXCONN.  From then on a server link is an ordinary link (tetype 1).
 
 AT+CIPSTO: a server link with no data in either direction for ``<time>`` seconds is
-closed (``<id>,CLOSED``).  The link table calls our activity hook on every transfer,
-and one engine timer per server link holds its deadline (so the manual clock of the
-tests drives it exactly).  ``0`` never times out.
+closed (``<id>,CLOSED``); the link table keeps one engine timer per server link
+(`LinkTable.rearm_idle`).  ``0`` never times out.
 
-Where the server listens is the runtime's choice (``ModuleOptions.server_bind``,
-loopback by default): see `w800at.runtime.server`.
+Where the server listens (``ModuleOptions.server_bind``, config ``[network]
+server_bind``), resolved here and carried by the `Listen` action:
+
+- ``"loopback"`` (default): 127.0.0.1 / ::1.  A real module exposes its server to
+  the LAN, but an emulator started on a laptop should not open a port to the network
+  unless asked; drivers under test and peers on this host reach it on loopback.
+- ``"station"``: the station's address (AT+CIPSTA / the host's own).
+- ``"all"``: every interface of the server's family (0.0.0.0 / ::).
+- an IP literal: exactly that address.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-
 from ..core import render
-from ..core.engine import RESET_HOOKS, Engine
+from ..core.engine import Engine
 from ..core.errors import CommandError, ErrCode
-from ..core.links import Link, LinkTable, links_of
+from ..core.feature import Feature
+from ..core.links import LinkTable
 from ..core.net_actions import Listen, StopListening
 from ..core.params import Args, Int, Signature, Str
-from ..core.registry import Command, Task, register
-from ..core.settings import declare
-from .wifi import CIPV6
+from ..core.registry import Command, Task
+from ..core.settings import CIPSTO, MAXCONN
+from ..core.state import ServerState
+from .wifi import CIPV6, addresses
 
-log = logging.getLogger("w800at.server")
-
-#: AT+CIPSERVERMAXCONN "<num> ... range: [1,5]" (5 = the link count); not saved
-MAXCONN = declare("cipservermaxconn", lambda p: p.max_links, "never")
-#: AT+CIPSTO "<time> ... value range:[0,7200]"; ESP-AT's default is 180 s; not saved
-CIPSTO = declare("cipsto", 180, "never")
 CIPSTO_MAX = 7200
 
 #: AT+CIPSERVER <param2> with <mode> 1: "represents the port number. Default value: 333"
 DEFAULT_PORT = 333
 SERVER_TYPES = ("TCP", "TCPv6", "SSL", "SSLv6")
 
-
-@dataclass
-class ServerState:
-    """The running server (None in ``engine.parts["server"]`` when there is none)."""
-
-    port: int
-    kind: str
-    ca_enable: int
+_LOOPBACK = {False: "127.0.0.1", True: "::1"}
+_ANY = {False: "0.0.0.0", True: "::"}
 
 
-def server_of(m: Engine) -> ServerState | None:
-    s = m.parts.get("server")
-    return s if isinstance(s, ServerState) else None
+def bind_host(m: Engine, v6: bool) -> str:
+    """The address to listen on, per ``server_bind`` (see the module docstring)."""
+    choice = m.options.server_bind
+    if choice == "loopback":
+        return _LOOPBACK[v6]
+    if choice == "all":
+        return _ANY[v6]
+    if choice == "station":
+        a = addresses(m)
+        ip = (a.ip6_gl or a.ip6_ll) if v6 else a.ip
+        if not ip or ip in ("0.0.0.0", "::"):
+            raise CommandError(ErrCode.EXEC_FAILED, "the station has no address to listen on")
+        return ip
+    return choice
 
 
 # --- AT+CIPSERVER
 
 
 def _cipserver_q(m: Engine) -> None:
-    s = server_of(m)
+    s = m.server
     if s is None:
         m.emit(render.info("+CIPSERVER", 0))
     else:
@@ -93,10 +97,10 @@ def _start(m: Engine, a: Args) -> Task:
         raise CommandError(ErrCode.PARAM_INVALID, f"port {port} out of [1,65535]")
     kind = a.opt_str("type") or "TCP"
     ca = a.opt_int("ca") or 0
-    table = links_of(m)
+    table = m.links
     if not table.multi:
         raise CommandError(ErrCode.OPERATION, "a server needs AT+CIPMUX=1")
-    if server_of(m) is not None:
+    if m.server is not None:
         raise CommandError(ErrCode.OPERATION, "only one server can be created")
     if kind.endswith("v6") and not m.settings.int(CIPV6):
         raise CommandError(ErrCode.OPERATION, "an IPv6 server needs AT+CIPV6=1")
@@ -104,18 +108,16 @@ def _start(m: Engine, a: Args) -> Task:
 
 
 def _listen(m: Engine, table: LinkTable, port: int, kind: str, ca: int) -> Task:
+    host = bind_host(m, kind.endswith("v6"))
     # Claimed before the runtime answers: a client accepted meanwhile is served, and a
     # second AT+CIPSERVER cannot slip in.
     state = ServerState(port, kind, ca)
-    m.parts["server"] = state
-    _attach(m)
-    table.server_running = True
-    table.server_max_conn = m.settings.int(MAXCONN)
-    result = yield Listen(port, kind, bool(ca))
+    m.server = state
+    table.server_started()
+    result = yield Listen(port, kind, bool(ca), host)
     if isinstance(result, BaseException):
-        if m.parts.get("server") is state:
-            del m.parts["server"]
-            table.server_running = False
+        if m.server is state:
+            m.server = None
         raise CommandError(ErrCode.EXEC_FAILED, f"cannot listen on port {port}: {result}")
     if isinstance(result, int) and result:
         state.port = result
@@ -129,19 +131,18 @@ def _stop(m: Engine, a: Args) -> None:
     close_all = a.opt_int("param2") or 0
     if a.given("param2") and close_all not in (0, 1):
         raise CommandError(ErrCode.PARAM_INVALID, "<param2> must be 0 or 1 when closing")
-    if server_of(m) is None:
+    if m.server is None:
         raise CommandError(ErrCode.OPERATION, "no server is running")
     stop_server(m)
     if close_all:
-        table = links_of(m)
+        table = m.links
         for link in [lk for lk in table.links.values() if lk.server]:
             table.close_now(link.id)
 
 
 def stop_server(m: Engine) -> None:
     """Forget the server and ask the runtime to stop listening (clients stay)."""
-    m.parts.pop("server", None)
-    links_of(m).server_running = False
+    m.server = None
     m.act(StopListening())
 
 
@@ -159,10 +160,10 @@ def _maxconn_q(m: Engine) -> None:
 
 def _maxconn_s(m: Engine, a: Args) -> None:
     # "set it before creating the server"
-    if server_of(m) is not None:
+    if m.server is not None:
         raise CommandError(ErrCode.OPERATION, "the server is running: close it first")
     m.settings.set(MAXCONN, a.int("num"))
-    links_of(m).server_max_conn = a.int("num")
+    m.links.server_max_conn = a.int("num")
 
 
 # --- AT+CIPSTO
@@ -174,79 +175,33 @@ def _sto_q(m: Engine) -> None:
 
 def _sto_s(m: Engine, a: Args) -> None:
     m.settings.set(CIPSTO, a.int("time"))
-    table = links_of(m)
-    for link in table.links.values():  # the new timeout applies to open links too
-        if link.server:
-            _arm(m, link)
+    m.links.rearm_idle()
 
 
-def _timer_key(link_id: int) -> tuple[str, int]:
-    return ("cipsto", link_id)
-
-
-def _arm(m: Engine, link: Link) -> None:
-    """(Re)start ``link``'s idle timer from its last activity."""
-    key = _timer_key(link.id)
-    sto = m.settings.int(CIPSTO)
-    if sto == 0:
-        m.cancel_timer(key)
-        return
-    link_id = link.id
-
-    def expire() -> None:
-        table = links_of(m)
-        current = table.get(link_id)
-        if current is link:
-            log.info("link %d idle for %d s: closed (AT+CIPSTO)", link_id, sto)
-            table.close_now(link_id)
-
-    m.set_timer(key, link.last_activity + sto, expire)
-
-
-def _on_activity(m: Engine, link: Link) -> None:
-    if link.server:
-        _arm(m, link)
-
-
-def _attach(m: Engine) -> LinkTable:
-    """Hook the idle timer into this engine's link table (once per table)."""
-    table = links_of(m)
-    if _on_activity not in table.activity_hooks:
-        table.activity_hooks.append(_on_activity)
-    return table
-
-
-def _reset(m: Engine) -> None:
-    m.parts.pop("server", None)
-
-
-RESET_HOOKS.append(_reset)
-
-
-register(
-    Command(
-        "+CIPSERVER",
-        query=_cipserver_q,
-        set=_cipserver_s,
-        params=CIPSERVER_PARAMS,
-        summary="create (1) or delete (0) the TCP/SSL server",
-    )
-)
-register(
-    Command(
-        "+CIPSERVERMAXCONN",
-        query=_maxconn_q,
-        set=_maxconn_s,
-        params=_maxconn_params,
-        summary="most clients the server accepts at once",
-    )
-)
-register(
-    Command(
-        "+CIPSTO",
-        query=_sto_q,
-        set=_sto_s,
-        params=(Int("time", 0, CIPSTO_MAX),),
-        summary="server links' idle timeout in seconds (0: never)",
-    )
+FEATURE = Feature(
+    "server",
+    commands=(
+        Command(
+            "+CIPSERVER",
+            query=_cipserver_q,
+            set=_cipserver_s,
+            params=CIPSERVER_PARAMS,
+            summary="create (1) or delete (0) the TCP/SSL server",
+        ),
+        Command(
+            "+CIPSERVERMAXCONN",
+            query=_maxconn_q,
+            set=_maxconn_s,
+            params=_maxconn_params,
+            summary="most clients the server accepts at once",
+        ),
+        Command(
+            "+CIPSTO",
+            query=_sto_q,
+            set=_sto_s,
+            params=(Int("time", 0, CIPSTO_MAX),),
+            summary="server links' idle timeout in seconds (0: never)",
+        ),
+    ),
+    settings=(),
 )

@@ -2,11 +2,13 @@
 AT+CIPSNTPINTV.
 
 The commands only decide and render; resolving, pinging and SNTP requests are actions
-the runtime performs (`w800at.runtime.services`).  Readings of the spec that are ours:
+the runtime performs (`w800at.runtime.services`); each carries the `NameService`
+(`name_service`) the runtime resolves names with.  Readings of the spec that are ours:
 
 - ``+CIPDOMAIN:"<ip>"`` is quoted (spec ``<"IP address">``; ESP-AT v2 and W800 alike).
 - AT+CIPDNS=0 uses the host's resolvers; the query shows the ones the host really uses
-  (the runtime fills them in), or the spec's defaults when no runtime is attached.
+  (``ModuleOptions.system_dns``, read by the module's assembly), or the spec's defaults
+  when none are known.
   ``AT+CIPDNS=0,"x"`` is ERROR (the IPs are "valid only when <enable> is 1").
 - AT+PING prints whole milliseconds rounded up, at least 1 (a success never reads 0);
   every failure (name, timeout, ICMP not permitted here) is ``+PING:TIMEOUT`` + ERROR.
@@ -20,28 +22,30 @@ the runtime performs (`w800at.runtime.services`).  Readings of the spec that are
 from __future__ import annotations
 
 import ipaddress
-import logging
 import math
-from dataclasses import dataclass
 
 from ..core import render
-from ..core.engine import BOOT_HOOKS, Engine
+from ..core.engine import Engine
 from ..core.errors import CommandError, ErrCode
+from ..core.feature import Feature
+from ..core.net_actions import NameService
 from ..core.params import Args, Int, Str
-from ..core.registry import Command, Task, register
+from ..core.registry import Command, Task
 from ..core.service_actions import Ping, Resolve, SntpSync, SntpTime, effective_network
-from ..core.settings import declare
+from ..core.settings import SettingDef
 from ..core.sntp_time import Timezone, format_asctime, parse_timezone
+from ..core.state import ServiceState
+from ..log import get_logger
 from .wifi import CIPV6
 
-log = logging.getLogger("w800at.services")
+log = get_logger("w800at.services")
 
 #: None = automatic (the host's resolvers); a list = AT+CIPDNS=1 manual servers
-CIPDNS = declare("cipdns", None)
-SNTPCFG = declare(
+CIPDNS = SettingDef("cipdns", None)
+SNTPCFG = SettingDef(
     "sntp_cfg", lambda p: {"enable": 0, "tz": 0, "servers": list(p.sntp_defaults)}, "never"
 )
-SNTPINTV = declare("sntp_intv", 3600, "never")
+SNTPINTV = SettingDef("sntp_intv", 3600, "never")
 
 #: the spec's longest domain name (AT+CIPDOMAIN, and the "remote host" of CIPSTART/PING)
 MAX_DOMAIN = 64
@@ -52,30 +56,6 @@ SNTP_RETRY = 15.0
 _SNTP_TIMER = "sntp-sync"
 
 
-@dataclass
-class ServiceState:
-    """Per-module state of this feature (``m.parts["services"]``)."""
-
-    #: the host's DNS servers, filled in by the runtime (None: no runtime attached)
-    system_dns: list[str] | None = None
-    #: the module clock: Unix time ``clock_unix`` at engine time ``clock_at``
-    clock_unix: float = 0.0
-    clock_at: float = 0.0
-    #: bumped by every AT+CIPSNTPCFG and reboot: older sync results are dropped
-    generation: int = 0
-
-    def unix_now(self, now: float) -> float:
-        return self.clock_unix + (now - self.clock_at)
-
-
-def state(m: Engine) -> ServiceState:
-    st = m.parts.get("services")
-    if not isinstance(st, ServiceState):
-        st = ServiceState(clock_at=m.now)
-        m.parts["services"] = st
-    return st
-
-
 def ipv6_on(m: Engine) -> bool:
     return bool(m.settings.int(CIPV6))
 
@@ -84,6 +64,12 @@ def manual_dns(m: Engine) -> list[str] | None:
     """The AT+CIPDNS=1 servers, or None when the host's resolvers are used."""
     servers = m.settings.get(CIPDNS)
     return list(servers) if servers is not None else None
+
+
+def name_service(m: Engine) -> NameService:
+    """How names are resolved now (every action that may resolve one carries it)."""
+    servers = m.settings.get(CIPDNS)
+    return NameService(None if servers is None else tuple(servers), ipv6_on(m))
 
 
 def _is_v6_literal(text: str) -> bool:
@@ -103,7 +89,7 @@ def _cipdomain_s(m: Engine, a: Args) -> Task:
     net = effective_network(a.int("network"), ipv6_on(m))
     if net is None:
         raise CommandError(ErrCode.EXEC_FAILED, "IPv6 only, but AT+CIPV6=0")
-    result = yield Resolve(name, net)
+    result = yield Resolve(name, net, name_service(m))
     if not isinstance(result, str):
         raise CommandError(ErrCode.EXEC_FAILED, f"cannot resolve {name!r}: {result}")
     m.emit(render.info("+CIPDOMAIN", render.q(result)))
@@ -116,8 +102,8 @@ def _cipdomain_s(m: Engine, a: Args) -> Task:
 def _cipdns_q(m: Engine) -> None:
     servers = manual_dns(m)
     if servers is None:
-        system = state(m).system_dns
-        shown = list(m.profile.dns_defaults) if system is None else system
+        system = m.options.system_dns
+        shown = list(m.profile.dns_defaults) if system is None else list(system)
         enable = 0
     else:
         shown, enable = servers, 1
@@ -158,7 +144,7 @@ def _ping_s(m: Engine, a: Args) -> Task:
     elif _is_v6_literal(host) and not ipv6_on(m):
         result = "IPv6 address, but AT+CIPV6=0"
     else:
-        result = yield Ping(host)
+        result = yield Ping(host, name_service(m))
     if isinstance(result, float | int) and not isinstance(result, bool):
         m.emit(render.info("+PING", max(1, math.ceil(result))))
         return None
@@ -186,12 +172,12 @@ def _start_sync(m: Engine) -> None:
     if not m.station.has_ip:
         _schedule(m, SNTP_RETRY)
         return
-    st = state(m)
+    st = m.services
     m.spawn(_sync(m, st, st.generation, tuple(cfg["servers"])), "sntp sync")
 
 
 def _sync(m: Engine, st: ServiceState, generation: int, servers: tuple[str, ...]) -> Task:
-    result = yield SntpSync(servers)
+    result = yield SntpSync(servers, name_service(m))
     if generation != st.generation:
         return None  # reconfigured or rebooted meanwhile
     if isinstance(result, SntpTime):
@@ -227,7 +213,7 @@ def _sntpcfg_s(m: Engine, a: Args) -> None:
         SNTPCFG,
         {"enable": enable, "tz": tz.value, "servers": servers or list(m.profile.sntp_defaults)},
     )
-    st = state(m)
+    st = m.services
     st.generation += 1
     m.cancel_timer(_SNTP_TIMER)
     if enable:
@@ -235,7 +221,7 @@ def _sntpcfg_s(m: Engine, a: Args) -> None:
 
 
 def _sntptime_q(m: Engine) -> None:
-    unix = state(m).unix_now(m.now)
+    unix = m.services.unix_now(m.now)
     m.emit(render.info("+CIPSNTPTIME", format_asctime(unix, _timezone(m))))
 
 
@@ -252,62 +238,57 @@ def _sntpintv_s(m: Engine, a: Args) -> None:
 
 def _boot(m: Engine) -> None:
     """The clock restarts at the epoch; results of syncs begun before are dropped."""
-    st = state(m)
+    st = m.services
     st.clock_unix, st.clock_at = 0.0, m.now
     st.generation += 1
 
 
-BOOT_HOOKS.append(_boot)
-
-register(
-    Command(
-        "+CIPDOMAIN",
-        set=_cipdomain_s,
-        needs_ip=True,
-        params=(Str("domain", MAX_DOMAIN), Int("network", default=1, allowed=(1, 2, 3))),
-        summary="resolve a domain name: 1 prefer IPv4, 2 IPv4 only, 3 IPv6 only",
-    )
-)
-register(
-    Command(
-        "+CIPDNS",
-        query=_cipdns_q,
-        set=_cipdns_s,
-        params=(Int("enable", 0, 1), Str("dns1", optional=True), Str("dns2", optional=True)),
-        summary="DNS servers: 0 automatic, 1 manual",
-    )
-)
-register(
-    Command(
-        "+PING",
-        set=_ping_s,
-        needs_ip=True,
-        params=(Str("host", MAX_DOMAIN),),
-        summary="ping a host (ICMP echo)",
-    )
-)
-register(
-    Command(
-        "+CIPSNTPCFG",
-        query=_sntpcfg_q,
-        set=_sntpcfg_s,
-        params=(
-            Int("enable", 0, 1),
-            Int("timezone", -1259, 1459),
-            Str("server1", MAX_DOMAIN, optional=True),
-            Str("server2", MAX_DOMAIN, optional=True),
-            Str("server3", MAX_DOMAIN, optional=True),
+FEATURE = Feature(
+    "services",
+    commands=(
+        Command(
+            "+CIPDOMAIN",
+            set=_cipdomain_s,
+            needs_ip=True,
+            params=(Str("domain", MAX_DOMAIN), Int("network", default=1, allowed=(1, 2, 3))),
+            summary="resolve a domain name: 1 prefer IPv4, 2 IPv4 only, 3 IPv6 only",
         ),
-        summary="time zone and SNTP servers",
-    )
-)
-register(Command("+CIPSNTPTIME", query=_sntptime_q, summary="the SNTP time (asctime)"))
-register(
-    Command(
-        "+CIPSNTPINTV",
-        query=_sntpintv_q,
-        set=_sntpintv_s,
-        params=(Int("interval", 15, 4294967),),
-        summary="SNTP re-sync interval in seconds",
-    )
+        Command(
+            "+CIPDNS",
+            query=_cipdns_q,
+            set=_cipdns_s,
+            params=(Int("enable", 0, 1), Str("dns1", optional=True), Str("dns2", optional=True)),
+            summary="DNS servers: 0 automatic, 1 manual",
+        ),
+        Command(
+            "+PING",
+            set=_ping_s,
+            needs_ip=True,
+            params=(Str("host", MAX_DOMAIN),),
+            summary="ping a host (ICMP echo)",
+        ),
+        Command(
+            "+CIPSNTPCFG",
+            query=_sntpcfg_q,
+            set=_sntpcfg_s,
+            params=(
+                Int("enable", 0, 1),
+                Int("timezone", -1259, 1459),
+                Str("server1", MAX_DOMAIN, optional=True),
+                Str("server2", MAX_DOMAIN, optional=True),
+                Str("server3", MAX_DOMAIN, optional=True),
+            ),
+            summary="time zone and SNTP servers",
+        ),
+        Command("+CIPSNTPTIME", query=_sntptime_q, summary="the SNTP time (asctime)"),
+        Command(
+            "+CIPSNTPINTV",
+            query=_sntpintv_q,
+            set=_sntpintv_s,
+            params=(Int("interval", 15, 4294967),),
+            summary="SNTP re-sync interval in seconds",
+        ),
+    ),
+    settings=(CIPDNS, SNTPCFG, SNTPINTV),
+    on_boot=_boot,
 )

@@ -23,11 +23,11 @@ from typing import Any
 from ..core import render
 from ..core.engine import Engine
 from ..core.errors import CommandError, ErrCode
-from ..core.links import links_of, set_tls_provider
+from ..core.feature import Feature
 from ..core.net_actions import TlsSettings
-from ..core.params import Args, Int, Param, Signature, Str
-from ..core.registry import Command, register
-from ..core.settings import declare
+from ..core.params import Args, Int, LinkId, Signature, Str
+from ..core.registry import Command
+from ..core.settings import SettingDef
 from ..profiles import Profile
 
 
@@ -37,13 +37,13 @@ def _per_link(blank: Any) -> Callable[[Profile], list[Any]]:
 
 
 #: [auth_mode, pki_number, ca_number] per link
-SSL_CONF = declare("cipsslcconf", _per_link([0, 0, 0]), "sysstore")
-SSL_CN = declare("cipsslccn", _per_link(""), "never")
-SSL_SNI = declare("cipsslcsni", _per_link(""), "never")
+SSL_CONF = SettingDef("cipsslcconf", _per_link([0, 0, 0]), "sysstore")
+SSL_CN = SettingDef("cipsslccn", _per_link(""), "never")
+SSL_SNI = SettingDef("cipsslcsni", _per_link(""), "never")
 #: ALPN protocol names per link
-SSL_ALPN = declare("cipsslcalpn", _per_link([]), "never")
+SSL_ALPN = SettingDef("cipsslcalpn", _per_link([]), "never")
 #: [psk, hint] per link
-SSL_PSK = declare("cipsslcpsk", _per_link(["", ""]), "never")
+SSL_PSK = SettingDef("cipsslcpsk", _per_link(["", ""]), "never")
 
 #: AT+CIPSSLCCN / AT+CIPSSLCSNI: "The maximum length ... is 64 bytes."
 NAME_MAX = 64
@@ -53,10 +53,10 @@ PSK_MAX = 32
 ALPN_MAX = 5
 
 
-def _rows(m: Engine, name: str, blank: Any) -> list[Any]:
+def _rows(m: Engine, setting: SettingDef, blank: Any) -> list[Any]:
     """The per-link list, padded/cut to this profile's link count (a saved value may
     come from another dialect)."""
-    v = m.settings.get(name)
+    v = m.settings.get(setting)
     rows = list(v) if isinstance(v, list) else []
     n = m.profile.max_links
     rows = rows[:n]
@@ -67,14 +67,12 @@ def _rows(m: Engine, name: str, blank: Any) -> list[Any]:
 
 def multi(m: Engine) -> bool:
     """AT+CIPMUX=1?  (The link table owns CIPMUX.)"""
-    return links_of(m).multi
+    return m.links.multi
 
 
-def _link_param(m: Engine) -> tuple[Param, ...]:
-    if not multi(m):
-        return ()
-    # "0 ~ max ... if the parameter value is set to max, it means all connections"
-    return (Int("link", 0, m.profile.max_links),)
+#: "0 ~ max ... if the parameter value is set to max, it means all connections"; only in
+#: multi-connection mode
+_LINK = LinkId("link", all_ok=True)
 
 
 def _targets(m: Engine, a: Args) -> range:
@@ -85,26 +83,25 @@ def _targets(m: Engine, a: Args) -> range:
     return range(0, n) if link == n else range(link, link + 1)
 
 
-def _update(m: Engine, a: Args, name: str, blank: Any, value: Any) -> None:
-    rows = _rows(m, name, blank)
+def _update(m: Engine, a: Args, setting: SettingDef, blank: Any, value: Any) -> None:
+    rows = _rows(m, setting, blank)
     for i in _targets(m, a):
         rows[i] = value
-    m.settings.set(name, rows)
+    m.settings.set(setting, rows)
 
 
 # --- AT+CIPSSLCCONF
 
 
-def _conf_params(m: Engine) -> Signature:
-    return (
-        *_link_param(m),
-        # "<auth_mode>: 0 .. 3"
-        Int("auth", 0, 3),
-        # "<pki_number>: The index of the certificate and private key" (0 with one)
-        Int("pki", 0, optional=True, default=0),
-        # "<ca_number>: The index of CA, if there is only one CA, should be 0."
-        Int("ca", 0, optional=True, default=0),
-    )
+_CONF_PARAMS: Signature = (
+    _LINK,
+    # "<auth_mode>: 0 .. 3"
+    Int("auth", 0, 3),
+    # "<pki_number>: The index of the certificate and private key" (0 with one)
+    Int("pki", 0, optional=True, default=0),
+    # "<ca_number>: The index of CA, if there is only one CA, should be 0."
+    Int("ca", 0, optional=True, default=0),
+)
 
 
 def _conf_q(m: Engine) -> None:
@@ -119,9 +116,8 @@ def _conf_s(m: Engine, a: Args) -> None:
 # --- AT+CIPSSLCCN / AT+CIPSSLCSNI
 
 
-def _name_cmd(label: str, setting: str, summary: str) -> Command:
-    def params(m: Engine) -> Signature:
-        return (*_link_param(m), Str("name", NAME_MAX))
+def _name_cmd(label: str, setting: SettingDef, summary: str) -> Command:
+    params: Signature = (_LINK, Str("name", NAME_MAX))
 
     def query(m: Engine) -> None:
         rows = _rows(m, setting, "")
@@ -136,9 +132,11 @@ def _name_cmd(label: str, setting: str, summary: str) -> Command:
 # --- AT+CIPSSLCALPN
 
 
-def _alpn_params(m: Engine) -> Signature:
-    names = tuple(Str(f"alpn{i}", optional=True) for i in range(ALPN_MAX))
-    return (*_link_param(m), Int("counts", 0, ALPN_MAX), *names)
+_ALPN_PARAMS: Signature = (
+    _LINK,
+    Int("counts", 0, ALPN_MAX),
+    *(Str(f"alpn{i}", optional=True) for i in range(ALPN_MAX)),
+)
 
 
 def _alpn_q(m: Engine) -> None:
@@ -164,8 +162,7 @@ def _alpn_s(m: Engine, a: Args) -> None:
 # --- AT+CIPSSLCPSK
 
 
-def _psk_params(m: Engine) -> Signature:
-    return (*_link_param(m), Str("psk", PSK_MAX), Str("hint", PSK_MAX))
+_PSK_PARAMS: Signature = (_LINK, Str("psk", PSK_MAX), Str("hint", PSK_MAX))
 
 
 def _psk_q(m: Engine) -> None:
@@ -204,37 +201,34 @@ def tls_settings(m: Engine, link_id: int) -> TlsSettings:
     )
 
 
-register(
-    Command(
-        "+CIPSSLCCONF",
-        query=_conf_q,
-        set=_conf_s,
-        params=_conf_params,
-        summary="SSL client authentication mode and certificate slots per link",
-    )
+FEATURE = Feature(
+    "ssl",
+    commands=(
+        Command(
+            "+CIPSSLCCONF",
+            query=_conf_q,
+            set=_conf_s,
+            params=_CONF_PARAMS,
+            summary="SSL client authentication mode and certificate slots per link",
+        ),
+        _name_cmd(
+            "+CIPSSLCCN", SSL_CN, "SSL client: the name checked in the server certificate, per link"
+        ),
+        _name_cmd("+CIPSSLCSNI", SSL_SNI, "SSL client: the SNI sent in ClientHello, per link"),
+        Command(
+            "+CIPSSLCALPN",
+            query=_alpn_q,
+            set=_alpn_s,
+            params=_ALPN_PARAMS,
+            summary="SSL client ALPN protocols per link",
+        ),
+        Command(
+            "+CIPSSLCPSK",
+            query=_psk_q,
+            set=_psk_s,
+            params=_PSK_PARAMS,
+            summary="SSL client pre-shared key and identity per link",
+        ),
+    ),
+    settings=(SSL_CONF, SSL_CN, SSL_SNI, SSL_ALPN, SSL_PSK),
 )
-register(
-    _name_cmd(
-        "+CIPSSLCCN", SSL_CN, "SSL client: the name checked in the server certificate, per link"
-    )
-)
-register(_name_cmd("+CIPSSLCSNI", SSL_SNI, "SSL client: the SNI sent in ClientHello, per link"))
-register(
-    Command(
-        "+CIPSSLCALPN",
-        query=_alpn_q,
-        set=_alpn_s,
-        params=_alpn_params,
-        summary="SSL client ALPN protocols per link",
-    )
-)
-register(
-    Command(
-        "+CIPSSLCPSK",
-        query=_psk_q,
-        set=_psk_s,
-        params=_psk_params,
-        summary="SSL client pre-shared key and identity per link",
-    )
-)
-set_tls_provider(tls_settings)

@@ -14,24 +14,23 @@ from dataclasses import replace
 
 from ..core import render
 from ..core.actions import Sleep
-from ..core.engine import BOOT_HOOKS, Engine
+from ..core.engine import Engine
 from ..core.errors import CommandError, ErrCode
+from ..core.feature import Feature
 from ..core.params import Args, Int, Str
-from ..core.registry import Command, Final, Task, register
-from ..core.settings import declare
+from ..core.registry import Command, Final, Task
+from ..core.settings import SettingDef
 from ..core.state import AccessPoint, Station, StationAddresses, WifiState
 
-CWMODE = declare("cwmode", 1)
-AUTOCONN = declare("cwautoconn", 1, "always")
-JOIN = declare("wifi_join", None)  # {"ssid":..., "password":..., "bssid":...} last joined
-HOSTNAME = declare("hostname", lambda p: p.hostname)
-DHCP = declare("cwdhcp", 3)
-STATIC_IP = declare("cipsta_static", None)  # [ip, gateway, netmask] or None
-STA_MAC = declare("cipsta_mac", None)  # None: the configured/host MAC
-CIPV6 = declare("cipv6", lambda p: p.cipv6_default)
-
-#: called when the station loses its network (links close); registered by link code
-WIFI_DOWN_HOOKS: list[Callable[[Engine], None]] = []
+CWMODE = SettingDef("cwmode", 1)
+AUTOCONN = SettingDef("cwautoconn", 1, "always")
+#: {"ssid":..., "password":..., "bssid":...} last joined
+JOIN = SettingDef("wifi_join", None)
+HOSTNAME = SettingDef("hostname", lambda p: p.hostname)
+DHCP = SettingDef("cwdhcp", 3)
+STATIC_IP = SettingDef("cipsta_static", None)  # [ip, gateway, netmask] or None
+STA_MAC = SettingDef("cipsta_mac", None)  # None: the configured/host MAC
+CIPV6 = SettingDef("cipv6", lambda p: p.cipv6_default)
 
 #: the SoftAP's address (AT+CWMODE=2/3); the SoftAP itself is not simulated
 SOFTAP_IP = "192.168.4.1"
@@ -65,8 +64,7 @@ def _drop_station(m: Engine) -> None:
     """Leave the AP: WIFI DISCONNECT, links go down."""
     if m.station.state in (WifiState.CONNECTED_NO_IP, WifiState.GOT_IP):
         m.emit(render.WIFI_DISCONNECT)
-        for hook in WIFI_DOWN_HOOKS:
-            hook(m)
+        m.wifi_down()
     if m.station.state != WifiState.NOT_STARTED:
         m.station.state = WifiState.DISCONNECTED
     m.station.addr = None
@@ -298,14 +296,14 @@ def _ap_mac(sta_mac: str) -> str:
 
 
 def _simple(
-    name: str, label: str, kind: str = "int"
+    setting: SettingDef, label: str, kind: str = "int"
 ) -> tuple[Callable[[Engine], None], Callable[[Engine, Args], None]]:
     def query(m: Engine) -> None:
-        v = m.settings.get(name)
+        v = m.settings.get(setting)
         m.emit(render.info(label, v))
 
     def set_(m: Engine, a: Args) -> None:
-        m.settings.set(name, a.int("value") if kind == "int" else a.str("value"))
+        m.settings.set(setting, a.int("value") if kind == "int" else a.str("value"))
 
     return query, set_
 
@@ -343,104 +341,91 @@ def _autojoin(m: Engine) -> None:
     )
 
 
-BOOT_HOOKS.append(_autojoin)
-
-register(
-    Command(
-        "+CWMODE",
-        query=_cwmode_q,
-        set=_cwmode_s,
-        params=(Int("mode", 0, 3), Int("auto_connect", 0, 1, optional=True)),
-        summary="Wi-Fi mode: 0 off, 1 station, 2 SoftAP, 3 both",
-    )
-)
-register(
-    Command(
-        "+CWJAP",
-        query=_cwjap_q,
-        set=_cwjap_s,
-        execute=_cwjap_x,
-        params=(
-            Str("ssid", 32),
-            Str("pwd", 64),
-            Str("bssid", 17, optional=True),
-            Int("pci_en", 0, 1, optional=True),
-            Int("reconn_interval", 0, 7200, optional=True),
-            Int("listen_interval", 1, 100, optional=True),
-            Int("scan_mode", 0, 1, optional=True),
-            Int("jap_timeout", 3, 600, optional=True),
-            Int("pmf", 0, 7, optional=True),
+FEATURE = Feature(
+    "wifi",
+    commands=(
+        Command(
+            "+CWMODE",
+            query=_cwmode_q,
+            set=_cwmode_s,
+            params=(Int("mode", 0, 3), Int("auto_connect", 0, 1, optional=True)),
+            summary="Wi-Fi mode: 0 off, 1 station, 2 SoftAP, 3 both",
         ),
-        summary="join an access point",
-    )
-)
-register(Command("+CWQAP", execute=_cwqap, summary="leave the access point"))
-register(
-    Command(
-        "+CWLAP",
-        execute=_cwlap,
-        set=_cwlap_s,
-        params=(Str("ssid", 32),),
-        summary="list access points",
-    )
-)
-register(Command("+CWSTATE", query=_cwstate_q, summary="station state"))
-register(
-    Command(
-        "+CIPSTA",
-        query=_cipsta_q,
-        set=_cipsta_s,
-        params=(
-            Str("ip", 15),
-            Str("gateway", 15, optional=True),
-            Str("netmask", 15, optional=True),
+        Command(
+            "+CWJAP",
+            query=_cwjap_q,
+            set=_cwjap_s,
+            execute=_cwjap_x,
+            params=(
+                Str("ssid", 32),
+                Str("pwd", 64),
+                Str("bssid", 17, optional=True),
+                Int("pci_en", 0, 1, optional=True),
+                Int("reconn_interval", 0, 7200, optional=True),
+                Int("listen_interval", 1, 100, optional=True),
+                Int("scan_mode", 0, 1, optional=True),
+                Int("jap_timeout", 3, 600, optional=True),
+                Int("pmf", 0, 7, optional=True),
+            ),
+            summary="join an access point",
         ),
-        summary="station IP addresses",
-    )
-)
-register(
-    Command(
-        "+CIPSTAMAC",
-        query=_mac_q,
-        set=_mac_s,
-        params=(Str("mac", 17),),
-        summary="station MAC address",
-    )
-)
-register(Command("+CIFSR", execute=_cifsr, summary="local IP and MAC addresses"))
-register(
-    Command(
-        "+CWAUTOCONN",
-        query=_autoconn_q,
-        set=_autoconn_s,
-        params=(Int("value", 0, 1),),
-        summary="join the saved AP at power-up",
-    )
-)
-register(
-    Command(
-        "+CWHOSTNAME",
-        query=_hostname_q,
-        set=_hostname_s,
-        params=(Str("value", 32),),
-        summary="station host name",
-    )
-)
-register(
-    Command(
-        "+CWDHCP",
-        query=_dhcp_q,
-        set=_dhcp_s,
-        params=(Int("operate", 0, 1), Int("mode", 0, 3)),
-        summary="DHCP on/off: bit 0 station, bit 1 SoftAP",
-    )
-)
-register(
-    Command(
-        "+CIPV6",
-        query=_cipv6_q,
-        set=_cipv6_s,
-        params=(Int("value", 0, 1),),
-        summary="enable IPv6 (TCPv6/UDPv6/SSLv6, ping6, DNS6)",
-    )
+        Command("+CWQAP", execute=_cwqap, summary="leave the access point"),
+        Command(
+            "+CWLAP",
+            execute=_cwlap,
+            set=_cwlap_s,
+            params=(Str("ssid", 32),),
+            summary="list access points",
+        ),
+        Command("+CWSTATE", query=_cwstate_q, summary="station state"),
+        Command(
+            "+CIPSTA",
+            query=_cipsta_q,
+            set=_cipsta_s,
+            params=(
+                Str("ip", 15),
+                Str("gateway", 15, optional=True),
+                Str("netmask", 15, optional=True),
+            ),
+            summary="station IP addresses",
+        ),
+        Command(
+            "+CIPSTAMAC",
+            query=_mac_q,
+            set=_mac_s,
+            params=(Str("mac", 17),),
+            summary="station MAC address",
+        ),
+        Command("+CIFSR", execute=_cifsr, summary="local IP and MAC addresses"),
+        Command(
+            "+CWAUTOCONN",
+            query=_autoconn_q,
+            set=_autoconn_s,
+            params=(Int("value", 0, 1),),
+            summary="join the saved AP at power-up",
+        ),
+        Command(
+            "+CWHOSTNAME",
+            query=_hostname_q,
+            set=_hostname_s,
+            params=(Str("value", 32),),
+            summary="station host name",
+        ),
+        Command(
+            "+CWDHCP",
+            query=_dhcp_q,
+            set=_dhcp_s,
+            params=(Int("operate", 0, 1), Int("mode", 0, 3)),
+            summary="DHCP on/off: bit 0 station, bit 1 SoftAP",
+        ),
+        Command(
+            "+CIPV6",
+            query=_cipv6_q,
+            set=_cipv6_s,
+            params=(Int("value", 0, 1),),
+            summary="enable IPv6 (TCPv6/UDPv6/SSLv6, ping6, DNS6)",
+        ),
+    ),
+    settings=(CWMODE, AUTOCONN, JOIN, HOSTNAME, DHCP, STATIC_IP, STA_MAC, CIPV6),
+    on_boot=_autojoin,
 )

@@ -17,22 +17,25 @@ DATA      a data-mode sink (passthrough, AT+CIPSENDL) takes every byte.
 
 from __future__ import annotations
 
-import logging
+import functools
 from collections.abc import Callable
 from enum import Enum
 from typing import Any, Protocol
 
+from ..log import get_logger
 from ..profiles import Profile
 from . import render
-from .actions import Action, Payload, SaveSettings, Sleep, Wait
+from .actions import Action, Payload, ResetNetwork, SaveSettings, Sleep, Wait
 from .errors import CommandError, ErrCode
+from .feature import FeatureSet, Hook
+from .links import Addr, LinkTable
 from .options import ModuleOptions
-from .params import Args, Signature, bind, parse_tokens
-from .registry import COMMANDS, Final, Task
-from .settings import Settings, declare
-from .state import Station
+from .params import Args, LinkScope, Signature, bind, parse_tokens
+from .registry import Final, Task
+from .settings import SYSLOG, Settings
+from .state import ServerState, ServiceState, Station
 
-log = logging.getLogger("w800at.engine")
+log = get_logger("w800at.engine")
 
 #: longest command line, terminator excluded (wire-format doc: "At most 256 bytes")
 MAX_LINE = 256
@@ -45,7 +48,11 @@ _BIND_MEMO = 64
 LONE_CR_WAIT = 0.02
 _EOL_KEY = ("eol", "lone CR")
 
-SYSLOG = declare("syslog", 0, "never")
+
+@functools.cache
+def _link_scopes(max_links: int) -> tuple[LinkScope, LinkScope]:
+    """Single- and multi-connection `LinkScope` (shared by every engine of a dialect)."""
+    return (LinkScope(max_links, False), LinkScope(max_links, True))
 
 
 class Mode(Enum):
@@ -83,12 +90,6 @@ _FINAL_BYTES: dict[Final, bytes] = {
     Final.NONE: b"",
 }
 
-Hook = Callable[["Engine"], None]
-#: called after "ready" (auto-join ...); registered by command modules at import
-BOOT_HOOKS: list[Hook] = []
-#: called when the module reboots (AT+RST, AT+RESTORE, EN pin), before booting again
-RESET_HOOKS: list[Hook] = []
-
 
 class Engine:
     """One emulated module.  See the module docstring for the contract."""
@@ -96,6 +97,7 @@ class Engine:
     def __init__(
         self,
         profile: Profile,
+        features: FeatureSet,
         *,
         saved: dict[str, Any] | None = None,
         options: ModuleOptions | None = None,
@@ -103,8 +105,9 @@ class Engine:
         lenient_eol: bool = False,
     ) -> None:
         self.profile = profile
+        self.features = features
         self.options = options or ModuleOptions()
-        self.settings = Settings(profile, saved or {})
+        self.settings = Settings(profile, saved or {}, features.settings)
         self.station = Station()
         self.lenient_eol = lenient_eol
         self.now = now
@@ -125,9 +128,15 @@ class Engine:
         self._next_token = 1
         self._payload: _PayloadReader | None = None
         self._data_sink: DataSink | None = None
-        self._bound: dict[str, tuple[Signature, Args]] = {}
-        #: per-feature state objects, keyed by the feature's name (links, server, ...)
-        self.parts: dict[str, Any] = {}
+        self._bound: dict[str, tuple[Signature, LinkScope, Args]] = {}
+        self._scopes = _link_scopes(profile.max_links)
+        #: the link IDs, their buffers and the server's clients (commands and the
+        #: runtime's link events use it; new at every reboot)
+        self.links = LinkTable(self)
+        #: the running AT+CIPSERVER, or None
+        self.server: ServerState | None = None
+        #: the network services' state (the SNTP clock)
+        self.services = ServiceState(clock_at=now)
 
     # ------------------------------------------------------------------ runtime API
 
@@ -191,6 +200,25 @@ class Engine:
             return
         self._step(task, result)
 
+    # --- link events (the runtime's sockets report here, each with the time)
+
+    def link_data(self, link_id: int, data: bytes, addr: Addr, now: float) -> None:
+        """Bytes (TCP/SSL) or one datagram (UDP) arrived on a link from ``addr``."""
+        self.now = now
+        self.links.on_data(link_id, data, addr)
+
+    def link_closed(self, link_id: int, reason: str, now: float) -> None:
+        """The peer closed or reset the link, or it failed."""
+        self.now = now
+        self.links.on_closed(link_id, reason)
+
+    def link_accepted(
+        self, kind: str, remote_ip: str, remote_port: int, local_port: int, now: float
+    ) -> int | None:
+        """The server accepted a client: its link ID, or None to turn it away."""
+        self.now = now
+        return self.links.on_accepted(kind, remote_ip, remote_port, local_port)
+
     # ------------------------------------------------------------ for command code
 
     def emit(self, data: bytes) -> None:
@@ -229,12 +257,15 @@ class Engine:
 
     def reset(self) -> None:
         """Reboot: links dropped, volatile settings back to their defaults, ``ready``."""
-        from .actions import ResetNetwork
-
-        for hook in RESET_HOOKS:
-            self._guard(lambda h=hook: h(self), "reset hook")  # type: ignore[misc]
+        self._run_hooks(self.features.on_reset, "reset")
+        self.links = LinkTable(self)  # links vanish silently: the runtime drops sockets
+        self.server = None
         self.act(ResetNetwork())
         self._boot()
+
+    def wifi_down(self) -> None:
+        """The station lost its network: every feature's ``on_wifi_down``, in order."""
+        self._run_hooks(self.features.on_wifi_down, "wifi-down")
 
     def save_if_dirty(self) -> None:
         if self.settings.dirty:
@@ -261,8 +292,14 @@ class Engine:
     def _ready(self) -> None:
         self.mode = Mode.COMMAND
         self.emit(render.READY)
-        for hook in BOOT_HOOKS:
-            self._guard(lambda h=hook: h(self), "boot hook")  # type: ignore[misc]
+        self._run_hooks(self.features.on_boot, "boot")
+
+    def _run_hooks(self, hooks: tuple[Hook, ...], what: str) -> None:
+        for hook in hooks:
+            try:
+                hook(self)
+            except Exception as exc:  # a bug: keep serving, but make it visible
+                self._bug(f"{what} handler {getattr(hook, '__qualname__', hook)}", exc)
 
     def _guard(self, fn: Callable[[], None], what: str) -> None:
         try:
@@ -385,7 +422,7 @@ class Engine:
             if 0 <= j < cut:
                 cut = j
         name, rest = text[:cut], text[cut:]
-        cmd = COMMANDS.get(name)
+        cmd = self.features.commands.get(name)
         if cmd is None or name in self.profile.unsupported:
             raise CommandError(ErrCode.UNSUPPORTED, f"unknown command AT{name}")
         if rest == "":
@@ -418,13 +455,14 @@ class Engine:
         Binding is a pure function of the two and `Args` is read-only, so a hit is
         exactly what binding again would give."""
         key = name + rest
+        scope = self._scopes[self.links.multi]
         hit = self._bound.get(key)
-        if hit is not None and hit[0] is sig:
-            return hit[1]
-        args = bind(sig, parse_tokens(rest[1:]))
+        if hit is not None and hit[0] is sig and hit[1] is scope:
+            return hit[2]
+        args = bind(sig, parse_tokens(rest[1:]), scope)
         if len(self._bound) >= _BIND_MEMO:
             self._bound.clear()
-        self._bound[key] = (sig, args)
+        self._bound[key] = (sig, scope, args)
         return args
 
     def _need_ip(self, needs_ip: bool) -> None:

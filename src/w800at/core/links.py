@@ -1,11 +1,16 @@
 """The engine's link table: link IDs, their state, and everything the host sees of
 data arriving on them (``+IPD`` frames, passive buffers, ``CONNECT`` / ``CLOSED``).
 
-The runtime's sockets (``runtime/net.py``) report through three methods of the
-`LinkTable` kept in ``engine.parts["links"]`` (the contract in `net_actions`):
-`LinkTable.on_data`, `LinkTable.on_closed`, `LinkTable.on_accepted`.  Commands
-(``commands/connect.py``, ``send.py``, ``receive.py``) and the server feature use the
-rest.  No I/O here: sockets are asked for with `Action`s.
+Each engine has one (`Engine.links`, new at every reboot).  The runtime's sockets
+report through the engine (`Engine.link_data`, `Engine.link_closed`,
+`Engine.link_accepted`), which land in `LinkTable.on_data`, `LinkTable.on_closed` and
+`LinkTable.on_accepted` (the contract in `net_actions`).  Commands
+(``commands/connect.py``, ``send.py``, ``receive.py``, ``server.py``) use the rest.
+No I/O here: sockets are asked for with `Action`s.
+
+Server links (accepted by AT+CIPSERVER) close after AT+CIPSTO seconds without data in
+either direction: one engine timer per server link holds its deadline, re-armed on
+every transfer (so the manual clock of the tests drives it exactly).
 
 Single-connection mode (AT+CIPMUX=0) uses link ID 0 internally; the wire then omits
 the ID (``CONNECT``, ``CLOSED``, ``+IPD,<len>:``).
@@ -14,25 +19,20 @@ the ID (``CONNECT``, ``CLOSED``, ``+IPD,<len>:``).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
+from ..log import get_logger
 from . import render
 from .errors import CommandError, ErrCode
-from .net_actions import Close, Connect, Connected, SetReading, SockOpts, TlsSettings
-from .settings import declare
+from .net_actions import Close, Connect, Connected, NameService, SetReading, SockOpts, TlsSettings
+from .settings import CIPDINFO, CIPMUX, CIPSTO, MAXCONN, RECVMODE, SYSMSG
 
 if TYPE_CHECKING:
     from .engine import Engine
 
-CIPMUX = declare("cipmux", 0, "never")
-CIPMODE = declare("cipmode", 0, "never")  # spec: "Configuration changes are not saved"
-CIPDINFO = declare("cipdinfo", 0, "never")
-RECVMODE = declare("ciprecvmode", 0, "never")
-RECONNINTV = declare("cipreconnintv", 1)  # x100 ms; spec: saved under AT+SYSSTORE=1
-SYSMSG = "sysmsg"  # declared by commands/basic.py (AT+SYSMSG)
+log = get_logger("w800at.links")
 
 #: AT+SYSMSG bits (wire-format doc)
 SYSMSG_QUITT, SYSMSG_LINK_CONN, SYSMSG_PT_CONNECT = 1, 2, 4
@@ -78,6 +78,9 @@ class Link:
     dropped: int = 0  # UDP datagrams dropped because the passive window was full
     #: engine time of the last data in either direction (AT+CIPSTO uses it)
     last_activity: float = 0.0
+    #: SSL links: the AT+CIPSSLC* settings of AT+CIPSTART (a passthrough reconnect
+    #: repeats them)
+    tls: TlsSettings | None = None
 
     @property
     def udp(self) -> bool:
@@ -94,30 +97,7 @@ class PassthroughHook(Protocol):
     def link_lost(self, link: Link) -> None: ...
 
 
-# --- the SSL settings hook ---------------------------------------------------------
-
-TlsProvider = Callable[["Engine", int], TlsSettings]
-
-
-def _no_tls(engine: Engine, link_id: int) -> TlsSettings:
-    return TlsSettings()
-
-
-_tls_provider: list[TlsProvider] = [_no_tls]
-
-
-def set_tls_provider(provider: TlsProvider) -> None:
-    """The SSL-config commands plug in here (per-link AT+CIPSSLC* settings)."""
-    _tls_provider[0] = provider
-
-
-def tls_settings_for(engine: Engine, link_id: int) -> TlsSettings:
-    return _tls_provider[0](engine, link_id)
-
-
 # --- the table -----------------------------------------------------------------------
-
-ActivityHook = Callable[["Engine", Link], None]
 
 
 class LinkTable:
@@ -128,10 +108,9 @@ class LinkTable:
         n = engine.profile.max_links
         self.links: dict[int, Link] = {}
         #: AT+CIPTCPOPT (and CIPSTART keep_alive) per link ID; kept for links opened later
-        self.opts: list[SockOpts] = [SockOpts() for _ in range(n)]
-        #: set by the server feature (AT+CIPSERVER): AT+CIPMUX=0 is refused while True
-        self.server_running = False
-        #: AT+CIPSERVERMAXCONN: accepted clients beyond this are turned away
+        self.opts: list[SockOpts] = [_NO_OPTS] * n
+        #: AT+CIPSERVERMAXCONN when the server started: accepted clients beyond it are
+        #: turned away
         self.server_max_conn = n
         #: AT+CIPSTATUS 4 ("links closed") needs to know a link existed
         self.ever_linked = False
@@ -139,10 +118,13 @@ class LinkTable:
         self.passthrough: PassthroughHook | None = None
         #: UDP datagrams dropped in passive mode (all links, since boot)
         self.udp_dropped = 0
-        #: called on every data transfer, accept and open (AT+CIPSTO's idle timers)
-        self.activity_hooks: list[ActivityHook] = []
 
     # --- queries
+
+    @property
+    def server_running(self) -> bool:
+        """AT+CIPSERVER is on (AT+CIPMUX=0 is refused meanwhile)."""
+        return self.m.server is not None
 
     @property
     def multi(self) -> bool:
@@ -177,8 +159,8 @@ class LinkTable:
             raise CommandError(ErrCode.EXEC_FAILED, f"link {link.id} ALREADY CONNECTED")
         self.links[link.id] = link
 
-    def connect_action(self, link: Link) -> Connect:
-        tls = tls_settings_for(self.m, link.id) if link.kind.startswith("SSL") else None
+    def connect_action(self, link: Link, names: NameService) -> Connect:
+        """The `Connect` that opens ``link`` (AT+CIPSTART, a passthrough reconnect)."""
         return Connect(
             link.id,
             link.kind,
@@ -187,7 +169,8 @@ class LinkTable:
             link.bind_ip,
             link.bind_port if link.udp else None,
             self.opts[link.id],
-            tls,
+            link.tls,
+            names,
         )
 
     def opened(self, link: Link, res: Connected, *, announce: bool = True) -> None:
@@ -423,22 +406,38 @@ class LinkTable:
 
     def _touch(self, link: Link) -> None:
         link.last_activity = self.m.now
-        for hook in self.activity_hooks:
-            hook(self.m, link)
+        if link.server:
+            self._arm_idle(link)
 
     def touch(self, link: Link) -> None:
         """Data went out on ``link`` (sends call this)."""
         self._touch(link)
 
+    # --- AT+CIPSTO: server links' idle timeout
 
-def links_of(engine: Engine) -> LinkTable:
-    """The engine's link table, created on first use."""
-    table: LinkTable | None = engine.parts.get("links")  # on every send: no isinstance
-    if table is None:
-        table = engine.parts["links"] = LinkTable(engine)
-    return table
+    def _arm_idle(self, link: Link) -> None:
+        """(Re)start ``link``'s idle timer from its last activity."""
+        key = ("cipsto", link.id)
+        sto = self.m.settings.int(CIPSTO)
+        if sto == 0:
+            self.m.cancel_timer(key)
+            return
+        self.m.set_timer(key, link.last_activity + sto, lambda: self._idle(link, sto))
+
+    def _idle(self, link: Link, sto: int) -> None:
+        if self.links.get(link.id) is link:
+            log.info("link %d idle for %d s: closed (AT+CIPSTO)", link.id, sto)
+            self.close_now(link.id)
+
+    def rearm_idle(self) -> None:
+        """AT+CIPSTO changed: the new timeout applies to open server links too."""
+        for link in self.links.values():
+            if link.server:
+                self._arm_idle(link)
+
+    def server_started(self) -> None:
+        """AT+CIPSERVER=1: the accept limit is AT+CIPSERVERMAXCONN's value now."""
+        self.server_max_conn = self.m.settings.int(MAXCONN)
 
 
-def forget(engine: Engine) -> None:
-    """Module reboot: links vanish silently (the runtime drops the sockets)."""
-    engine.parts.pop("links", None)
+_NO_OPTS = SockOpts()

@@ -1,14 +1,17 @@
 """The contract between the engine's links and the runtime's sockets.
 
-Engine -> runtime: the `Action`s below.  Runtime -> engine: results of awaited actions
-(the objects below, or an exception instance as the value), and events delivered by
-calling the engine-side link table (``engine.parts["links"]``):
+Engine -> runtime: the `Action`s below; each carries everything the runtime needs to
+perform it (the name service to resolve with, TLS settings, the address to listen on),
+so the runtime reads no command state.  Runtime -> engine: results of awaited actions
+(the objects below, or an exception instance as the value), and link events, each
+with the current time:
 
-- ``on_data(link_id, data: bytes, addr: tuple[str, int]) -> None``  bytes (TCP/SSL) or one
-  datagram (UDP) arrived; ``addr`` is the sender (the peer for TCP).
-- ``on_closed(link_id, reason: str) -> None``  the peer closed/reset, or the link failed.
-- ``on_accepted(kind, remote_ip, remote_port, local_port) -> int | None``  the server
-  accepted a client: returns the link ID it takes, or None to turn it away (refuse/close).
+- ``Engine.link_data(link_id, data, addr, now)``  bytes (TCP/SSL) or one datagram
+  (UDP) arrived; ``addr`` is the sender (the peer for TCP).
+- ``Engine.link_closed(link_id, reason, now)``  the peer closed/reset, or the link
+  failed.
+- ``Engine.link_accepted(kind, remote_ip, remote_port, local_port, now) -> int | None``
+  the server accepted a client: the link ID it takes, or None to turn it away.
 
 Link kinds are the spec's type strings: "TCP", "UDP", "SSL", "TCPv6", "UDPv6", "SSLv6".
 """
@@ -78,6 +81,16 @@ class SockOpts:
     keepalive: int = 0  # s; 0 off, else KEEPIDLE=keepalive, KEEPINTVL=1, KEEPCNT=3
 
 
+@dataclass(frozen=True)
+class NameService:
+    """How the module turns a name into an address right now: the AT+CIPDNS=1
+    servers (``None``: AT+CIPDNS=0, the host's own resolver) and AT+CIPV6 (IPv6
+    answers allowed).  Carried by every action that may resolve a name."""
+
+    servers: tuple[str, ...] | None = None
+    ipv6: bool = False
+
+
 @dataclass(eq=False)
 class Connect(Action):
     """Open a client link.  Result: `Connected` or an exception (answer ERROR)."""
@@ -90,6 +103,7 @@ class Connect(Action):
     local_port: int | None = None  # UDP only
     opts: SockOpts = field(default_factory=SockOpts)
     tls: TlsSettings | None = None  # SSL kinds only
+    names: NameService = field(default_factory=NameService)
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,8 @@ class Send(Action):
     link_id: int
     data: bytes
     addr: tuple[str, int] | None = None
+    #: how to resolve ``addr``'s host when it is a name
+    names: NameService | None = None
 
     defer_aware: ClassVar[bool] = True
 
@@ -142,6 +158,8 @@ class Listen(Action):
     port: int
     kind: str  # "TCP", "TCPv6", "SSL", "SSLv6"
     ca_enable: bool = False
+    #: the address to listen on (``[network] server_bind`` resolved by the engine)
+    host: str = "127.0.0.1"
 
 
 @dataclass(eq=False)

@@ -23,3 +23,6 @@ class ModuleOptions:
     #: this host can reach it), "station" (the station's address), "all" (every
     #: interface), or an IP literal.  See w800at.runtime.server.
     server_bind: str = "loopback"
+    #: the host's own DNS servers (AT+CIPDNS? shows them while <enable> is 0); None:
+    #: unknown, the spec's defaults are shown
+    system_dns: tuple[str, ...] | None = None

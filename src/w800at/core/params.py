@@ -81,7 +81,7 @@ class Param:
     """One declared parameter.  Build with `Int` or `Str`."""
 
     name: str
-    kind: Literal["int", "str", "any"]
+    kind: Literal["int", "str", "any", "link"]
     optional: bool = False
     default: Value = None
     lo: int | None = None
@@ -89,6 +89,10 @@ class Param:
     max_len: int | None = None
     choices: tuple[str, ...] | None = None
     allowed: tuple[int, ...] | None = None
+    #: kind "link": ``max_links`` (every link) is a valid value too
+    all_ok: bool = False
+    #: kind "link": the parameter exists only in multi-connection mode (AT+CIPMUX=1)
+    multi_only: bool = False
 
 
 def Int(
@@ -116,6 +120,38 @@ def Str(
     return Param(
         name, "str", optional or default is not None, default, None, None, max_len, choices
     )
+
+
+def LinkId(
+    name: str = "link_id",
+    *,
+    all_ok: bool = False,
+    default_all: bool = False,
+    multi_only: bool = True,
+) -> Param:
+    """A ``<link ID>``: 0 .. max_links-1 of the dialect (the spec's "ID of the
+    connection (0 ~ max)"); with ``all_ok`` also ``max_links``, meaning every link.
+
+    ``multi_only``: the parameter is there only in multi-connection mode; in single
+    mode the command has no ID (link 0 implied) and the handler sees it as not given.
+    ``default_all``: optional, and when omitted it means every link.
+    """
+    return Param(
+        name,
+        "link",
+        optional=default_all,
+        lo=0,
+        all_ok=all_ok or default_all,
+        multi_only=multi_only,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkScope:
+    """What a `LinkId` depends on: the dialect's link count and AT+CIPMUX."""
+
+    max_links: int
+    multi: bool
 
 
 def Any_(name: str) -> Param:
@@ -187,8 +223,12 @@ def parse_int(text: str) -> builtins.int | None:
     return int(text)
 
 
-def bind(sig: Sequence[Param], tokens: Sequence[Token]) -> Args:
-    """Check ``tokens`` against ``sig`` and return the values; raise CommandError."""
+def bind(sig: Sequence[Param], tokens: Sequence[Token], links: LinkScope | None = None) -> Args:
+    """Check ``tokens`` against ``sig`` and return the values; raise CommandError.
+
+    ``links`` resolves `LinkId` parameters (their range, and whether they exist)."""
+    if links is not None and not links.multi:
+        sig = [p for p in sig if not p.multi_only]
     if len(tokens) > len(sig):
         raise CommandError(ErrCode.PARAM_COUNT, f"{len(tokens)} parameters, at most {len(sig)}")
     values: dict[str, Value] = {}
@@ -198,7 +238,7 @@ def bind(sig: Sequence[Param], tokens: Sequence[Token]) -> Args:
         if tok.kind == "empty":
             if not p.optional:
                 raise CommandError(ErrCode.PARAM_COUNT, f"missing {p.name}")
-            values[p.name] = p.default
+            values[p.name] = p.default if p.kind != "link" else _link_hi(p, links)
             continue
         given.add(p.name)
         if p.kind == "any":
@@ -210,6 +250,8 @@ def bind(sig: Sequence[Param], tokens: Sequence[Token]) -> Args:
             else:
                 values[p.name] = tok.text
             continue
+        if p.kind == "link":
+            p = Param(p.name, "int", lo=0, hi=_link_hi(p, links))
         if p.kind == "int":
             if tok.kind != "bare":
                 raise CommandError(ErrCode.PARAM_TYPE, f"{p.name} must be a number")
@@ -231,3 +273,10 @@ def bind(sig: Sequence[Param], tokens: Sequence[Token]) -> Args:
                 raise CommandError(ErrCode.PARAM_INVALID, f"{p.name}={s!r} not in {p.choices}")
             values[p.name] = s
     return Args(values, given)
+
+
+def _link_hi(p: Param, links: LinkScope | None) -> int:
+    """The largest value of a `LinkId`: the "every link" ID, or the last link."""
+    if links is None:
+        raise ValueError(f"{p.name}: a link ID needs a LinkScope to bind")
+    return links.max_links if p.all_ok else links.max_links - 1

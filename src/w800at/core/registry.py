@@ -62,13 +62,3 @@ class Command:
         if p is None:
             return ()
         return p if isinstance(p, tuple) else p(engine)
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def register(cmd: Command) -> Command:
-    if cmd.name in COMMANDS:
-        raise ValueError(f"command {cmd.name!r} registered twice")
-    COMMANDS[cmd.name] = cmd
-    return cmd

@@ -5,14 +5,16 @@ runtime answers with the result types below, or with an exception instance (the
 command then answers ``ERROR`` / ``+PING:TIMEOUT``, the SNTP client retries later).
 
 Every name the module resolves goes through the same rule (AT+CIPDNS servers when
-manual DNS is on, the host's resolver otherwise) in `w800at.runtime.services`.
+manual DNS is on, the host's resolver otherwise), given by the action's `NameService`,
+in `w800at.runtime.names`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .actions import Action
+from .net_actions import NameService
 
 #: AT+CIPDOMAIN <ip network>: 1 prefer IPv4, 2 IPv4 only, 3 IPv6 only (spec)
 NET_PREFER_V4, NET_V4_ONLY, NET_V6_ONLY = 1, 2, 3
@@ -36,6 +38,7 @@ class Resolve(Action):
 
     name: str
     network: int = NET_PREFER_V4
+    names: NameService = field(default_factory=NameService)
 
 
 @dataclass(eq=False)
@@ -47,6 +50,7 @@ class Ping(Action):
     """
 
     host: str
+    names: NameService = field(default_factory=NameService)
 
 
 @dataclass(eq=False)
@@ -57,6 +61,7 @@ class SntpSync(Action):
     """
 
     servers: tuple[str, ...]
+    names: NameService = field(default_factory=NameService)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Module settings and the NVS rules of AT+SYSSTORE.
 
-Each command module declares the settings it owns with `declare()`; a setting is
+A setting is declared once, as a `SettingDef`, by the feature that owns it (its
+command module lists it in its `Feature`); the engine's feature set decides which
+settings exist.  ``persist`` is:
 
 - ``"sysstore"``: saved when it changes while AT+SYSSTORE=1 (the spec's "When
   AT+SYSSTORE=1 ... saved in the NVS area"), lost on restart otherwise;
@@ -8,13 +10,16 @@ Each command module declares the settings it owns with `declare()`; a setting is
 - ``"never"``: volatile, back to its default at every boot.
 
 `Settings` holds the current values and the saved snapshot.  Values are JSON types.
+The settings the core itself reads (the link table's modes, SYSLOG, SYSSTORE, the
+server links' idle timeout) are declared here, in `CORE_SETTINGS`; every engine has
+them.
 """
 
 from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,39 +31,61 @@ Default = Any | Callable[[Profile], Any]
 
 @dataclass(frozen=True)
 class SettingDef:
+    """One setting: its key in the store, its default (a value, or a function of the
+    dialect) and its persistence rule."""
+
     name: str
     default: Default
-    persist: Persist
+    persist: Persist = "sysstore"
 
     def default_for(self, profile: Profile) -> Any:
         d = self.default
         return copy.deepcopy(d(profile) if callable(d) else d)
 
 
-SETTINGS: dict[str, SettingDef] = {}
+# --- the settings the core reads ------------------------------------------------------
 
+SYSSTORE = SettingDef("sysstore", 1, "always")
+#: AT+SYSLOG: print ``ERR CODE`` lines before ``ERROR``
+SYSLOG = SettingDef("syslog", 0, "never")
+#: AT+SYSMSG bits (wire-format doc)
+SYSMSG = SettingDef("sysmsg", 0, "never")
+CIPMUX = SettingDef("cipmux", 0, "never")
+CIPMODE = SettingDef("cipmode", 0, "never")  # spec: "Configuration changes are not saved"
+CIPDINFO = SettingDef("cipdinfo", 0, "never")
+RECVMODE = SettingDef("ciprecvmode", 0, "never")
+RECONNINTV = SettingDef("cipreconnintv", 1)  # x100 ms; spec: saved under AT+SYSSTORE=1
+#: AT+CIPSERVERMAXCONN "<num> ... range: [1,5]" (5 = the link count); not saved
+MAXCONN = SettingDef("cipservermaxconn", lambda p: p.max_links, "never")
+#: AT+CIPSTO "<time> ... value range:[0,7200]"; ESP-AT's default is 180 s; not saved
+CIPSTO = SettingDef("cipsto", 180, "never")
 
-def declare(name: str, default: Default, persist: Persist = "sysstore") -> builtins.str:
-    """Declare a setting once (at import of the command module that owns it)."""
-    existing = SETTINGS.get(name)
-    if existing is not None and existing != SettingDef(name, default, persist):
-        raise ValueError(f"setting {name!r} declared twice differently")
-    SETTINGS[name] = SettingDef(name, default, persist)
-    return name
-
-
-SYSSTORE = declare("sysstore", 1, "always")
+CORE_SETTINGS: tuple[SettingDef, ...] = (
+    SYSSTORE,
+    SYSLOG,
+    SYSMSG,
+    CIPMUX,
+    CIPMODE,
+    CIPDINFO,
+    RECVMODE,
+    RECONNINTV,
+    MAXCONN,
+    CIPSTO,
+)
 
 
 class Settings:
     """Current values plus the saved (NVS) snapshot they were booted from."""
 
-    def __init__(self, profile: Profile, saved: dict[str, Any]) -> None:
+    def __init__(
+        self, profile: Profile, saved: dict[str, Any], defs: Mapping[str, SettingDef]
+    ) -> None:
         self.profile = profile
+        self.defs = defs
         self.saved: dict[str, Any] = {
             k: copy.deepcopy(v)
             for k, v in saved.items()
-            if k in SETTINGS and SETTINGS[k].persist != "never"
+            if k in defs and defs[k].persist != "never"
         }
         self.values: dict[str, Any] = {}
         self.dirty = False
@@ -66,7 +93,7 @@ class Settings:
 
     def boot(self) -> None:
         """Values as after power-up: defaults overlaid with what was saved."""
-        self.values = {n: d.default_for(self.profile) for n, d in SETTINGS.items()}
+        self.values = {n: d.default_for(self.profile) for n, d in self.defs.items()}
         self.values.update(copy.deepcopy(self.saved))
 
     def restore(self) -> None:
@@ -75,25 +102,26 @@ class Settings:
         self.dirty = True
         self.boot()
 
-    def get(self, name: builtins.str) -> Any:
-        return self.values[name]
+    def get(self, s: SettingDef) -> Any:
+        return self.values[s.name]
 
-    def int(self, name: builtins.str) -> builtins.int:
-        v = self.values[name]
-        assert isinstance(v, int), name
+    def int(self, s: SettingDef) -> builtins.int:
+        v = self.values[s.name]
+        assert isinstance(v, int), s.name
         return v
 
-    def str(self, name: builtins.str) -> builtins.str:
-        v = self.values[name]
-        assert isinstance(v, str), name
+    def str(self, s: SettingDef) -> builtins.str:
+        v = self.values[s.name]
+        assert isinstance(v, str), s.name
         return v
 
-    def set(self, name: builtins.str, value: Any, *, save: bool | None = None) -> None:
+    def set(self, s: SettingDef, value: Any, *, save: bool | None = None) -> None:
         """Change a setting; it reaches NVS by its persist rule (or ``save`` if given)."""
+        name = s.name
         self.values[name] = value
-        rule = SETTINGS[name].persist
         if save is None:
-            save = rule == "always" or (rule == "sysstore" and self.values[SYSSTORE] == 1)
+            rule = s.persist
+            save = rule == "always" or (rule == "sysstore" and self.values[SYSSTORE.name] == 1)
         if save:
             self.saved[name] = copy.deepcopy(value)
             self.dirty = True

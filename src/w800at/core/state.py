@@ -56,3 +56,26 @@ class Station:
     @property
     def has_ip(self) -> bool:
         return self.state == WifiState.GOT_IP
+
+
+@dataclass
+class ServerState:
+    """The running AT+CIPSERVER (``engine.server``; None when there is none)."""
+
+    port: int
+    kind: str
+    ca_enable: int
+
+
+@dataclass
+class ServiceState:
+    """The network services' per-module state (``engine.services``)."""
+
+    #: the module clock: Unix time ``clock_unix`` at engine time ``clock_at``
+    clock_unix: float = 0.0
+    clock_at: float = 0.0
+    #: bumped by every AT+CIPSNTPCFG and reboot: older sync results are dropped
+    generation: int = 0
+
+    def unix_now(self, now: float) -> float:
+        return self.clock_unix + (now - self.clock_at)

@@ -1,9 +1,9 @@
 """The links' real sockets: performs `Connect`, `Send`, `Close`, `SetReading` and
 `SetSockOpts` (see `w800at.core.net_actions`, the contract with the engine's links).
 
-Runtime -> engine events go through ``engine.parts["links"]`` (``on_data``,
-``on_closed``), each followed by ``rt.pump()``.  A `Close` the engine asked for, and
-a module reset, produce no events.
+Runtime -> engine events go through `Engine.link_data` and `Engine.link_closed`
+(with the current time), each followed by ``rt.pump()``.  A `Close` the engine asked
+for, and a module reset, produce no events.
 
 Back-pressure toward the host: when the channel's unsent output passes
 `HIGH_WATER`, every link stops reading its socket (TCP then pushes back on the
@@ -11,82 +11,44 @@ remote sender; nothing is lost) until the output drains below `LOW_WATER`.  The
 drain is polled every `DRAIN_POLL` s only while throttled, so the data path pays
 one ``pending()`` call per received chunk.
 
-Adopting a server-accepted connection (for the server feature)
--------------------------------------------------------------
-The server's own protocol, in its ``connection_made(transport)``, asks the engine
-``links.on_accepted(kind, ip, port, local_port)``; when that returns a link ID::
-
-    from w800at.runtime import net
-    net.adopt(rt, link_id, kind, transport)   # -> StreamLink; now an ordinary link
-
-``adopt`` swaps the transport's protocol for a `StreamLink` (``transport.
-set_protocol``), so from then on data, peer close, Send/Close/SetReading/SetSockOpts
-work exactly as for client links.  Call it synchronously inside
-``connection_made`` (no data can arrive before it).  When ``on_accepted`` returns
-None, just ``transport.close()``.  ``net.feature(rt).links`` is the live table.
+Server-accepted connections (the server feature) become links with `NetFeature.adopt`,
+called synchronously inside the acceptor's ``connection_made`` once the engine gave
+the client an ID: it swaps the transport's protocol for a `StreamLink`, so from then
+on data, peer close, Send/Close/SetReading/SetSockOpts work exactly as for client
+links.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import logging
-import socket
-import weakref
-from collections.abc import Awaitable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.engine import Mode
 from ..core.net_actions import (
     Close,
     Connect,
     Connected,
+    NameService,
     Send,
     SetReading,
     SetSockOpts,
     TlsSettings,
 )
+from ..log import get_logger
 from .net_links import DatagramLink, Link, LinkGone, StreamLink
 from .net_sockopts import apply_tcp_opts, is_ip_literal, udp_socket
-from .runner import Runtime
+from .services import resolve_name
 
-log = logging.getLogger("w800at.net")
+if TYPE_CHECKING:
+    from .runner import Runtime
+
+log = get_logger("w800at.net")
 
 #: channel backlog (bytes) above which links stop reading, and below which they resume
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
 DRAIN_POLL = 0.002
-
-_FEATURES: weakref.WeakKeyDictionary[Runtime, NetFeature] = weakref.WeakKeyDictionary()
-
-
-def install(rt: Runtime) -> None:
-    net = NetFeature(rt)
-    _FEATURES[rt] = net
-    rt.on_action(Connect, net.connect)
-    rt.on_action(Send, net.send)
-    rt.on_action(Close, net.close)
-    rt.on_action(SetReading, net.set_reading)
-    rt.on_action(SetSockOpts, net.set_sockopts)
-    rt.on_reset(net.drop_all)
-    rt.on_close(net.shutdown)
-
-
-def feature(rt: Runtime) -> NetFeature:
-    """The net feature installed on ``rt`` (KeyError if `install` was not called)."""
-    return _FEATURES[rt]
-
-
-def adopt(rt: Runtime, link_id: int, kind: str, transport: asyncio.BaseTransport) -> StreamLink:
-    """Make an accepted TCP/SSL connection link ``link_id`` (see the module docstring)."""
-    net = feature(rt)
-    link = StreamLink(net, link_id, kind)
-    transport.set_protocol(link)
-    link.connection_made(transport)
-    net.register(link)
-    return link
 
 
 class NetFeature:
@@ -107,12 +69,7 @@ class NetFeature:
         if self.links.get(link.link_id) is not link:
             return
         rt = self.rt
-        table = rt.engine.parts.get("links")
-        if table is None:
-            log.error("no engine link table: %d bytes on link %d dropped", len(data), link.link_id)
-            return
-        rt.engine.now = rt.now()
-        table.on_data(link.link_id, data, addr)
+        rt.engine.link_data(link.link_id, data, addr, rt.now())
         rt.pump()
         if not self.host_paused and rt.channel.pending() > HIGH_WATER:
             self._throttle()
@@ -121,13 +78,14 @@ class NetFeature:
         if self.links.get(link.link_id) is not link:
             return
         del self.links[link.link_id]
+        self._tap_event(link, f"closed ({reason})")
         rt = self.rt
-        table = rt.engine.parts.get("links")
-        if table is None:
-            return
-        rt.engine.now = rt.now()
-        table.on_closed(link.link_id, reason)
+        rt.engine.link_closed(link.link_id, reason, rt.now())
         rt.pump()
+
+    def _tap_event(self, link: Link, text: str) -> None:
+        if link.tap is not None:
+            link.tap.event(link.link_id, text)
 
     # --- host back-pressure
 
@@ -158,8 +116,20 @@ class NetFeature:
             log.warning("link %d replaced while open", link.link_id)
             old.abort()
         self.links[link.link_id] = link
+        link.tap = self.rt.link_tap
+        if link.tap is not None:
+            peer = link.peer if isinstance(link, StreamLink) else (link.remote or link.peer)
+            link.tap.event(link.link_id, f"open {link.kind} {peer[0]}:{peer[1]}")
         link.host_paused = self.host_paused
         link.apply_reading()
+
+    def adopt(self, link_id: int, kind: str, transport: asyncio.BaseTransport) -> StreamLink:
+        """Make an accepted TCP/SSL connection link ``link_id`` (see the module docstring)."""
+        link = StreamLink(self, link_id, kind)
+        transport.set_protocol(link)
+        link.connection_made(transport)
+        self.register(link)
+        return link
 
     def _done(self, act: Any, result: object) -> None:
         if act.token:
@@ -186,29 +156,18 @@ class NetFeature:
 
         task.add_done_callback(done)
 
-    async def resolve(self, host: str, v6: bool) -> str:
-        """An address for ``host``: as is for IP literals, else per AT+CIPDNS."""
+    async def resolve(self, host: str, v6: bool, names: NameService) -> str:
+        """An address for ``host``: as is for IP literals, else per the name service."""
         if is_ip_literal(host):
             return host
         network = 3 if v6 else 2  # AT+CIPDOMAIN's <ip network>: IPv6 only / IPv4 only
-        try:
-            services: Any = importlib.import_module(f"{__package__}.services")
-        except ImportError:
-            services = None
-        if services is not None and hasattr(services, "resolve_name"):
-            r = services.resolve_name(self.rt, host, network)
-            if isinstance(r, Awaitable):
-                r = await r
-            return str(r)
-        family = socket.AF_INET6 if v6 else socket.AF_INET
-        infos = await self.rt.loop.getaddrinfo(host, None, family=family, type=socket.SOCK_DGRAM)
-        return str(infos[0][4][0])
+        return await resolve_name(names, host, network, self.rt.engine.options)
 
     async def _open(self, act: Connect) -> Connected:
         gen = self.generation
         base, v6 = act.kind.removesuffix("v6"), act.kind.endswith("v6")
         async with asyncio.timeout(self.rt.engine.options.net_timeout):
-            ip = await self.resolve(act.host, v6)
+            ip = await self.resolve(act.host, v6, act.names)
             if base == "UDP":
                 link, transport = await self._open_udp(act, ip)
             else:
@@ -246,8 +205,8 @@ class NetFeature:
             from . import tls as tlsmod
 
             cfg = act.tls or TlsSettings()
-            store_dir = Path(self.rt.engine.parts.get("store_dir") or ".")
-            ctx = tlsmod.client_context(cfg, store_dir)
+            # certificate files are read off the loop: other modules keep running
+            ctx = await asyncio.to_thread(tlsmod.client_context, cfg, self.rt.certs_dir)
             sni = tlsmod.server_hostname(cfg, act.host) or ""
             host = act.host
 
@@ -299,7 +258,8 @@ class NetFeature:
             self.rt.spawn(self._wait_sent(r, link.sndtimeo), act)
 
     async def _send_named(self, link: Link, act: Send, addr: tuple[str, int]) -> int:
-        ip = await self.resolve(addr[0], link.kind.endswith("v6"))
+        names = act.names or NameService(ipv6=link.kind.endswith("v6"))
+        ip = await self.resolve(addr[0], link.kind.endswith("v6"), names)
         r = link.send(act.data, (ip, addr[1]))
         assert isinstance(r, int)
         return r
@@ -318,6 +278,7 @@ class NetFeature:
         link = self.links.pop(act.link_id, None)
         if link is not None:
             link.close()
+            self._tap_event(link, "closed (by the module)")
         self._done(act, None)
 
     def set_reading(self, act: SetReading) -> None:
@@ -352,6 +313,7 @@ class NetFeature:
         for link in links.values():
             with contextlib.suppress(Exception):
                 link.abort()
+            self._tap_event(link, "closed (module reset)")
 
     def shutdown(self) -> None:
         self.closed = True

@@ -1,5 +1,11 @@
 """One open link = one asyncio Protocol: TCP/SSL (`StreamLink`) or UDP (`DatagramLink`).
 
+The seam: every byte from the module to the peer leaves through one method
+(`StreamLink._write`, `DatagramLink._write`), and every byte from the peer enters
+through one (`Link._rx`), TLS links included (above the TLS layer: the bytes the AT
+side sees).  The per-link counters (`Link.bytes_up`, `Link.bytes_down`) and the
+optional `LinkTap` (a trace) hang there; with no tap, one attribute check per chunk.
+
 Protocols, not streams: ``data_received`` hands each chunk the kernel gave us (up to
 256 KiB) straight to the engine, with no extra copies or tasks.  A link reports to
 its owner (`LinkOwner`, the net feature), which forwards events to the engine's link
@@ -21,16 +27,30 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import logging
 import ssl
 from collections.abc import Callable
 from typing import Any, Protocol
 
-log = logging.getLogger("w800at.net")
+from ..log import get_logger
+
+log = get_logger("w800at.net")
 
 #: bytes the "stack" holds before a Send must wait (two CIPSEND chunks, as lwIP's
 #: TCP_SND_BUF on the module); beyond it the remote is not keeping up
 STACK_SEND_BUFFER = 2 * 5760
+
+
+class LinkTap(Protocol):
+    """Sees every link's bytes and events (``w800at.trace`` records them)."""
+
+    def up(self, link_id: int, data: bytes) -> None:
+        """``data`` leaves the module toward the peer of link ``link_id``."""
+
+    def down(self, link_id: int, data: bytes) -> None:
+        """``data`` arrived from the peer of link ``link_id``."""
+
+    def event(self, link_id: int, text: str) -> None:
+        """The link opened or closed (``text`` says how)."""
 
 
 class LinkOwner(Protocol):
@@ -64,6 +84,19 @@ class Link:
         #: arrives earlier would reach a link the engine does not consider open yet
         self.held = False
         self._early: list[tuple[bytes, tuple[str, int]]] = []
+        #: bytes sent to the peer / received from it (the seam counts them)
+        self.bytes_up = 0
+        self.bytes_down = 0
+        self.tap: LinkTap | None = None
+
+    def _rx(self, data: bytes, addr: tuple[str, int]) -> None:
+        """THE way bytes from the peer enter the module (see the module docstring)."""
+        if self.closing:
+            return
+        self.bytes_down += len(data)
+        if self.tap is not None:
+            self.tap.down(self.link_id, data)
+        self.deliver(data, addr)
 
     def deliver(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.closing:
@@ -147,7 +180,7 @@ class StreamLink(Link, asyncio.Protocol):
                 transport.abort()  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
-        self.deliver(data, self.peer)
+        self._rx(data, self.peer)
 
     def eof_received(self) -> bool:
         return False  # the device's stack closes on FIN: so do we
@@ -174,7 +207,7 @@ class StreamLink(Link, asyncio.Protocol):
         if t is None or self.closing or t.is_closing():
             raise LinkGone(f"link {self.link_id} is not open")
         if not self._blocked and not self._waiting:
-            t.write(data)
+            self._write(data)
             return len(data)
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiting.append((fut, data))
@@ -186,7 +219,7 @@ class StreamLink(Link, asyncio.Protocol):
             fut, data = self._waiting.popleft()
             if fut.done():  # withdrawn (send timeout): never sent
                 continue
-            self.transport.write(data)  # may call pause_writing at once
+            self._write(data)  # may call pause_writing at once
             fut.set_result(len(data))
 
     def close(self) -> None:
@@ -225,10 +258,17 @@ class StreamLink(Link, asyncio.Protocol):
             if self.closing or t is None or t.is_closing():
                 log.debug("link %d closed before a deferred write", self.link_id)
                 return
-            t.write(data)
+            self._write(data)
 
         later(write)
         return len(data)
+
+    def _write(self, data: bytes) -> None:
+        """THE way bytes leave toward the peer (see the module docstring)."""
+        self.bytes_up += len(data)
+        if self.tap is not None:
+            self.tap.up(self.link_id, data)
+        self.transport.write(data)
 
     def _fail_waiters(self, exc: BaseException) -> None:
         waiting, self._waiting = self._waiting, collections.deque()
@@ -245,7 +285,7 @@ class DatagramLink(Link, asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self.deliver(data, (str(addr[0]), int(addr[1])))
+        self._rx(data, (str(addr[0]), int(addr[1])))
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable from an earlier datagram: UDP links stay open on the device.
@@ -263,5 +303,12 @@ class DatagramLink(Link, asyncio.DatagramProtocol):
         dest = addr or self.remote
         if dest is None:
             raise LinkGone(f"link {self.link_id} has no remote")
-        t.sendto(data, dest)
+        self._write(data, dest)
         return len(data)
+
+    def _write(self, data: bytes, dest: tuple[str, int]) -> None:
+        """THE way datagrams leave toward a peer (see the module docstring)."""
+        self.bytes_up += len(data)
+        if self.tap is not None:
+            self.tap.up(self.link_id, data)
+        self.transport.sendto(data, dest)

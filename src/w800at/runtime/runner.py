@@ -1,67 +1,124 @@
 """The asyncio side: runs one `Engine`, pumps bytes between it and a channel, performs
-its actions, and re-arms its single timer (the aioquic pattern)."""
+its actions, and re-arms its single timer (the aioquic pattern).
+
+The runtime only pumps.  It hands the engine host bytes, action results and link
+events, each with the current time, and performs the engine's actions by their type
+with its parts: `NetFeature` (links), `ServerFeature` (AT+CIPSERVER), `ServiceFeature`
+(DNS, ping, SNTP).  It imports nothing from ``commands/``: an action carries what it
+needs.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
 from ..channels.base import Channel
 from ..core.actions import Action, ResetNetwork, SaveSettings, SetUart
 from ..core.engine import Engine, Mode
+from ..core.net_actions import (
+    Close,
+    Connect,
+    Listen,
+    Send,
+    SetReading,
+    SetSockOpts,
+    StopListening,
+)
+from ..core.service_actions import Ping, Resolve, SntpSync
+from ..log import get_logger
 from ..store import Store
+from .net import NetFeature
+from .net_links import LinkTap
+from .server import ServerFeature
+from .services import ServiceFeature
 
-log = logging.getLogger("w800at.runtime")
+log = get_logger("w800at.runtime")
 
-A = TypeVar("A", bound=Action)
+
+class Saver:
+    """Writes settings snapshots to the store off the event loop, in order.
+
+    A save runs in a worker thread (the fsync of one module never holds up another
+    module's bytes); while one runs, only the newest snapshot waits, since it
+    supersedes the ones before it.  `flush` waits until the last one is on disk.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._running: asyncio.Task[None] | None = None
+        self._next: dict[str, Any] | None = None
+
+    def save(self, snapshot: dict[str, Any]) -> None:
+        self._next = snapshot
+        if self._running is None:
+            self._running = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._next is not None:
+                snap, self._next = self._next, None
+                try:
+                    await asyncio.to_thread(self.store.save, snap)
+                except OSError as exc:
+                    log.error("cannot save settings: %s", exc)
+        finally:
+            self._running = None
+
+    async def flush(self) -> None:
+        while self._running is not None:
+            await asyncio.shield(self._running)
 
 
 class Runtime:
-    """Glue between an engine, a channel and the host's network.
+    """Glue between an engine, a channel and the host's network."""
 
-    Features (links, server, DNS, ...) add handlers for their action types with
-    `on_action` and hooks with `on_reset` / `on_close`; see `w800at.runtime.install`.
-    """
-
-    def __init__(self, engine: Engine, channel: Channel, store: Store | None) -> None:
+    def __init__(self, engine: Engine, channel: Channel, store: Store | None = None) -> None:
         self.engine = engine
         self.channel = channel
         self.store = store
+        #: where the TLS certificates live (the store's directory), if anywhere
+        self.certs_dir: Path | None = store.directory if store is not None else None
+        self.saver = Saver(store) if store is not None else None
         self.loop = asyncio.get_running_loop()
         self.powered = False
         self.closing = False
         self.stopped = asyncio.Event()
-        #: set by the app for channels whose detach ends the session (stdio EOF)
+        #: set by the module for channels whose detach ends the session (stdio EOF)
         self.stop_on_detach: asyncio.Event | None = None
         #: a pipe cannot wait for "ready" like a driver does: hold its early input
         self.hold_until_ready = bool(getattr(channel, "stop_on_detach", False))
         self._held: list[bytes] = []
         #: reasons to stop reading the host (flow control); paused while any is set
         self._host_holds: set[object] = set()
-        self._handlers: dict[type[Action], Callable[[Any], None]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._pumping = False
         self._deferred: list[Callable[[], None]] = []
-        self._reset_hooks: list[Callable[[], None]] = []
-        self._close_hooks: list[Callable[[], Any]] = []
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.on_action(SaveSettings, self._save)
-        self.on_action(SetUart, self._set_uart)
-        self.on_action(ResetNetwork, lambda a: self._reset_network())
-
-    # --- registration for features
-
-    def on_action(self, kind: type[A], handler: Callable[[A], None]) -> None:
-        self._handlers[kind] = handler
-
-    def on_reset(self, hook: Callable[[], None]) -> None:
-        self._reset_hooks.append(hook)
-
-    def on_close(self, hook: Callable[[], Any]) -> None:
-        self._close_hooks.append(hook)
+        #: every link's bytes and events go here too when set (a trace)
+        self.link_tap: LinkTap | None = None
+        self.net = NetFeature(self)
+        self.server = ServerFeature(self)
+        self.services = ServiceFeature(self)
+        net, srv, svc = self.net, self.server, self.services
+        self._handlers: dict[type[Action], Callable[[Any], None]] = {
+            SaveSettings: self._save,
+            SetUart: self._set_uart,
+            ResetNetwork: lambda a: self._reset_network(),
+            Connect: net.connect,
+            Send: net.send,
+            Close: net.close,
+            SetReading: net.set_reading,
+            SetSockOpts: net.set_sockopts,
+            Listen: srv.listen,
+            StopListening: srv.stop,
+            Resolve: svc.resolve,
+            Ping: svc.ping,
+            SntpSync: svc.sntp,
+        }
 
     def now(self) -> float:
         return self.loop.time()
@@ -227,37 +284,32 @@ class Runtime:
     # --- foundation actions
 
     def _save(self, act: SaveSettings) -> None:
-        if self.store is not None:
-            try:
-                self.store.save(act.snapshot)
-            except OSError as exc:
-                log.error("cannot save settings: %s", exc)
+        if self.saver is not None:
+            self.saver.save(act.snapshot)
 
     def _set_uart(self, act: SetUart) -> None:
         self.channel.set_baud(act.baud)
 
     def _reset_network(self) -> None:
-        for hook in self._reset_hooks:
-            try:
-                hook()
-            except Exception:
-                log.exception("reset hook failed")
+        """The module reboots: every link and the server vanish."""
+        self.net.drop_all()
+        self.server.close()
 
     # --- shutdown
 
     async def close(self) -> None:
-        """Ctrl-C: links closed, channel released, nothing left behind."""
+        """Ctrl-C: links closed, channel released, settings on disk, nothing left behind."""
         self.closing = True
         if self._timer is not None:
             self._timer.cancel()
-        self._reset_network()
-        for hook in self._close_hooks:
-            r = hook()
-            if asyncio.iscoroutine(r):
-                await r
+        self.net.drop_all()
+        self.server.close()
+        self.net.shutdown()
         for t in list(self.tasks):
             t.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.saver is not None:
+            await self.saver.flush()
         await self.channel.close()
         self.stopped.set()

@@ -201,7 +201,13 @@ def _psk_client_context(cfg: TlsClientConfig) -> ssl.SSLContext:
     return ctx
 
 
-def client_context(cfg: TlsClientConfig, store_dir: Path) -> ssl.SSLContext:
+def _store(store_dir: Path | None) -> Path:
+    if store_dir is None:
+        raise CertStoreError("this module has no store directory for certificates (--store)")
+    return store_dir
+
+
+def client_context(cfg: TlsClientConfig, store_dir: Path | None) -> ssl.SSLContext:
     """The ``SSLContext`` for one SSL client link configured by ``cfg``.
 
     Certificates come from ``store_dir``'s certificate store; a missing or broken
@@ -217,11 +223,11 @@ def client_context(cfg: TlsClientConfig, store_dir: Path) -> ssl.SSLContext:
         ctx.check_hostname = False
         if cfg.verifies_server:
             ctx.verify_mode = ssl.CERT_REQUIRED
-            _load_ca(ctx, ca_path(store_dir, cfg.ca_number), f"CA {cfg.ca_number}")
+            _load_ca(ctx, ca_path(_store(store_dir), cfg.ca_number), f"CA {cfg.ca_number}")
         else:
             ctx.verify_mode = ssl.CERT_NONE
         if cfg.presents_client_cert:
-            pki = client_pki_paths(store_dir, cfg.pki_number)
+            pki = client_pki_paths(_store(store_dir), cfg.pki_number)
             _load_chain(ctx, pki.cert, pki.key, f"client certificate {cfg.pki_number}")
     if cfg.alpn:
         ctx.set_alpn_protocols(list(cfg.alpn))
@@ -327,7 +333,7 @@ def verify_peer_name(
 
 
 def server_context(
-    store_dir: Path, *, require_client_cert: bool, create_identity: bool = True
+    store_dir: Path | None, *, require_client_cert: bool, create_identity: bool = True
 ) -> ssl.SSLContext:
     """The ``SSLContext`` for the module's SSL server (``AT+CIPSERVER=1,<port>,"SSL",<CA>``).
 
@@ -337,6 +343,7 @@ def server_context(
     unless the client presents a certificate that chains to
     ``certs/server/ca.pem``; that file must exist (``CertStoreError`` otherwise).
     """
+    store_dir = _store(store_dir)
     identity = (
         ensure_server_identity(store_dir) if create_identity else server_identity_paths(store_dir)
     )

@@ -1,4 +1,5 @@
-"""DATA-mode sinks: Wi-Fi passthrough (AT+CIPMODE=1 + AT+CIPSEND) and AT+CIPSENDL.
+"""DATA-mode sinks: Wi-Fi passthrough (AT+CIPMODE=1 + AT+CIPSEND) and AT+CIPSENDL
+(the engine's `DataSink`s, used by ``commands/send.py``).
 
 Both watch for ``+++`` with guard times (`Escape`).  Speed: payload bytes are never
 looked at one by one.  Only a chunk of at most 3 bytes that arrives after a guard
@@ -9,24 +10,15 @@ data as it stands.  Timing comes from the engine's ``now`` (host bytes) and its 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from . import render
-from .actions import Sleep
-from .links import (
-    RECONNINTV,
-    SYSMSG,
-    SYSMSG_PT_CONNECT,
-    SYSMSG_QUITT,
-    Link,
-    LinkState,
-    links_of,
-)
-from .net_actions import Connected, Send
-from .registry import Final, Task
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from ..core import render
+from ..core.actions import Sleep
+from ..core.engine import Engine
+from ..core.links import SYSMSG_PT_CONNECT, SYSMSG_QUITT, Link, LinkState
+from ..core.net_actions import Connected, Send
+from ..core.registry import Final, Task
+from ..core.settings import RECONNINTV, SYSMSG
+from .services import name_service
 
 PLUS = 0x2B
 
@@ -100,7 +92,7 @@ class PassthroughSink:
 
     def __init__(self, m: Engine) -> None:
         self.m = m
-        self.table = links_of(m)
+        self.table = m.links
         self.parts: list[bytes] = []
         self.size = 0
         self.dropped = 0
@@ -180,7 +172,7 @@ class PassthroughSink:
             if not self.m.station.has_ip:
                 continue
             self.reconnecting = True
-            res = yield table.connect_action(link)
+            res = yield table.connect_action(link, name_service(self.m))
             self.reconnecting = False
             if table.get(0) is not link:
                 break
@@ -236,7 +228,8 @@ class SendLSink:
             self._leave()
 
     def _send(self, data: bytes) -> Task:
-        res = yield Send(self.link.id, data, self.addr)
+        names = name_service(self.m) if self.addr is not None else None
+        res = yield Send(self.link.id, data, self.addr, names)
         self.in_flight -= 1
         if isinstance(res, BaseException):
             self.failed = True
