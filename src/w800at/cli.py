@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"w800at {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True)
     _serve_parser(sub)
+    from .fleet_cli import add_parser as add_fleet
+
+    add_fleet(sub)
     try:
         from .certs_cli import add_parser as add_certs
     except ImportError:  # pragma: no cover

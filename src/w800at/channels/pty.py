@@ -44,8 +44,10 @@ POLL_INTERVAL = 0.02
 class PtyChannel:
     """A PTY whose slave is published as a symlink at ``link_path``."""
 
-    def __init__(self, link_path: str) -> None:
+    def __init__(self, link_path: str, *, idle_poll_max: float = POLL_INTERVAL) -> None:
         self.link_path = link_path
+        self.idle_poll_max = max(idle_poll_max, POLL_INTERVAL)
+        self._poll_interval = POLL_INTERVAL
         self.slave_name: str | None = None
         self.description = f"pty -> {link_path}"
         self._master: int | None = None
@@ -169,7 +171,8 @@ class PtyChannel:
             data = b""
         except OSError as exc:
             if exc.errno == errno.EIO:
-                self._schedule_poll(POLL_INTERVAL)
+                self._schedule_poll(self._poll_interval)
+                self._poll_interval = min(self._poll_interval * 2, self.idle_poll_max)
                 return
             raise
         self._attach()
@@ -200,6 +203,7 @@ class PtyChannel:
         log.info("pty: host closed %s", self.link_path)
         self._events.detached()
         if not self._closed:
+            self._poll_interval = POLL_INTERVAL
             self._schedule_poll(POLL_INTERVAL)
 
     def _flush_stale_output(self) -> None:
