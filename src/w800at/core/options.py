@@ -23,3 +23,9 @@ class ModuleOptions:
     #: this host can reach it), "station" (the station's address), "all" (every
     #: interface), or an IP literal.  See w800at.runtime.server.
     server_bind: str = "loopback"
+    #: what a UDP link binds when AT+CIPSTART gives no <local IP>: "auto" (default: the
+    #: loopback address for a loopback remote, else this host's own source address
+    #: toward the remote; the wildcard only for broadcast and multicast remotes), "all"
+    #: (the wildcard, every interface), or an IP literal.  See
+    #: w800at.runtime.net_sockopts.udp_bind_address.
+    udp_bind: str = "auto"
