@@ -74,7 +74,10 @@ def test_bad_config_file_exits_2(tmp_path: Path) -> None:
     cfg.write_text("bogus = 1\n")
     r = run_cli("serve", "--config", str(cfg), "--pty", str(tmp_path / "x.tty"))
     assert r.returncode == 2
-    assert r.stderr == "w800at: unknown key(s) bogus\n"
+    assert r.stderr == (
+        f"w800at: {cfg}: bogus: unknown key"
+        " (known: profile, lenient_eol, station, access_point, network)\n"
+    )
     assert not (tmp_path / "x.tty").exists()
 
 

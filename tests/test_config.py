@@ -23,7 +23,7 @@ ip6_gl = "2001:db8::50"
 
 [[access_point]]
 ssid = "lab"
-password = "secret"
+password = "lab-secret"
 bssid = "02:00:00:00:00:01"
 channel = 11
 rssi = -40
@@ -70,7 +70,7 @@ def test_every_key(tmp_path: Path) -> None:
     assert cfg.options.access_points == [
         AccessPoint(
             "lab",
-            password="secret",
+            password="lab-secret",
             bssid="02:00:00:00:00:01",
             channel=11,
             rssi=-40,
@@ -89,23 +89,26 @@ def test_every_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("colour = 1\n", "unknown key(s) colour"),
-        ("[station]\nipaddr = '1.2.3.4'\n", "[station]: unknown key(s) ipaddr"),
-        ("[[access_point]]\nssid = 'a'\npasswd = 'x'\n", "[[access_point]]: unknown key(s) passwd"),
-        ("[network]\ndns = 53\n", "[network]: unknown key(s) dns"),
-        ("profile = 'esp8266'\n", "profile = 'esp8266': choose from w800, esp-at"),
-        ("lenient_eol = 'yes'\n", "lenient_eol must be true or false"),
-        ("[[access_point]]\npassword = 'x'\n", "[[access_point]]: missing ssid"),
-        ("[[access_point]]\nssid = 5\n", "[[access_point]]: ssid = 5 is not str"),
+        ("colour = 1\n", ": colour: unknown key"),
+        ("[station]\nipaddr = '1.2.3.4'\n", ": [station] ipaddr: unknown key"),
+        (
+            "[[access_point]]\nssid = 'a'\npasswd = 'x'\n",
+            ": [[access_point]] #1 passwd: unknown key",
+        ),
+        ("[network]\ndns = 53\n", ": [network] dns: unknown key"),
+        ("profile = 'esp8266'\n", ': profile: must be "w800" or "esp-at" (got "esp8266")'),
+        ("lenient_eol = 'yes'\n", ': lenient_eol: must be true or false (got "yes")'),
+        ("[[access_point]]\npassword = 'x'\n", ": [[access_point]] #1 ssid: is required"),
+        ("[[access_point]]\nssid = 5\n", ": [[access_point]] #1 ssid: must be a string (got 5)"),
         (
             "[[access_point]]\nssid = 'a'\nchannel = true\n",
-            "[[access_point]]: channel = True is not int",
+            ": [[access_point]] #1 channel: must be an integer (got true)",
         ),
-        ("[[access_point]]\nssid = 'a'\nfail = 7\n", "fail must be 1-4"),
-        ("[access_point]\nssid = 'a'\n", "access points are [[access_point]] tables"),
-        ("station = 1\n", "[station]: must be a table"),
-        ("[network]\ntimeout = 'soon'\n", "[network]: "),
-        ("this is = not toml [\n", "w800at.toml: "),
+        ("[[access_point]]\nssid = 'a'\nfail = 7\n", "from 1 to 4 (got 7)"),
+        ("[access_point]\nssid = 'a'\n", ": [access_point]: must be an array of tables"),
+        ("station = 1\n", ": station: must be a table (got 1)"),
+        ("[network]\ntimeout = 'soon'\n", ': [network] timeout: must be a number (got "soon")'),
+        ("this is = not toml [\n", "w800at.toml: line 1, column 6: invalid TOML: "),
     ],
 )
 def test_bad_configs_are_rejected(tmp_path: Path, text: str, message: str) -> None:

@@ -45,7 +45,7 @@ def test_autoconnect_joins_the_saved_ap_at_boot(serve: Serve) -> None:
     port = srv.connect()
     port.expect(READY)
     port.command(b"ATE0\r\n", b"ATE0\r\n" + OK)
-    port.command(b'AT+CWJAP="lab","secret"\r\n', JOIN_OK + OK)
+    port.command(b'AT+CWJAP="lab","lab-secret"\r\n', JOIN_OK + OK)
     port.quiet()
     assert srv.stop() == 0
 

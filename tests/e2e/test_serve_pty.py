@@ -32,7 +32,7 @@ ip6_gl = "::1"
 
 [[access_point]]
 ssid = "lab"
-password = "secret"
+password = "lab-secret"
 
 [[access_point]]
 ssid = "flaky"
@@ -105,7 +105,7 @@ def test_busy_while_joining(serve: Serve) -> None:
     port = booted(serve("pty", config=LAB_CONFIG))
     port.command(b"ATE0\r\n", b"ATE0\r\n" + OK)
     # join_time is 0.2 s: both lines arrive while the join runs
-    port.send(b'AT+CWJAP="lab","secret"\r\nAT\r\nAT+GMR\r\n')
+    port.send(b'AT+CWJAP="lab","lab-secret"\r\nAT\r\nAT+GMR\r\n')
     port.expect(b"\r\nbusy p...\r\n" * 2 + JOIN_OK + OK)
     port.command(b"AT+CWSTATE?\r\n", b'+CWSTATE:2,"lab"\r\n' + OK)
     port.quiet()
@@ -118,7 +118,7 @@ def test_wifi_join_fail_quit(serve: Serve) -> None:
     port.command(b'AT+CWJAP="nowhere","x"\r\n', b"+CWJAP:3\r\n\r\nFAIL\r\n")
     port.command(b'AT+CWJAP="flaky","x"\r\n', b"+CWJAP:4\r\n\r\nFAIL\r\n")
     port.command(b"AT+CWSTATE?\r\n", b'+CWSTATE:4,""\r\n' + OK)
-    port.command(b'AT+CWJAP="lab","secret"\r\n', JOIN_OK + OK)
+    port.command(b'AT+CWJAP="lab","lab-secret"\r\n', JOIN_OK + OK)
     port.command(
         b"AT+CIFSR\r\n",
         b'+CIFSR:STAIP,"127.0.0.1"\r\n+CIFSR:STAIP6LL,"fe80::11:22ff:fe33:4455"\r\n'

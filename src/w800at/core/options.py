@@ -26,3 +26,9 @@ class ModuleOptions:
     #: the host's own DNS servers (AT+CIPDNS? shows them while <enable> is 0); None:
     #: unknown, the spec's defaults are shown
     system_dns: tuple[str, ...] | None = None
+    #: what a UDP link binds when AT+CIPSTART gives no <local IP>: "auto" (default: the
+    #: loopback address for a loopback remote, else this host's own source address
+    #: toward the remote; the wildcard only for broadcast and multicast remotes), "all"
+    #: (the wildcard, every interface), or an IP literal.  See
+    #: w800at.runtime.net_sockopts.udp_bind_address.
+    udp_bind: str = "auto"

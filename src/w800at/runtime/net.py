@@ -192,7 +192,7 @@ class NetFeature:
         link.held = True
         link.remote = (ip, act.port)
         link.peer = link.remote
-        sock = udp_socket(ip, act.local_ip, act.local_port or 0)
+        sock = udp_socket(ip, act.local_ip, act.local_port or 0, self.rt.engine.options.udp_bind)
         transport, _ = await self.rt.loop.create_datagram_endpoint(lambda: link, sock=sock)
         return link, transport
 

@@ -72,14 +72,90 @@ def _ifindex_for(local_ip: str | None) -> int:
     return 0
 
 
-def udp_socket(remote_ip: str, local_ip: str | None, local_port: int) -> socket.socket:
+_LOOPBACK = {False: "127.0.0.1", True: "::1"}
+_ANY = {False: "0.0.0.0", True: "::"}
+
+
+def _sockaddr(host: str, port: int, v6: bool) -> tuple[Any, ...]:
+    """A socket address for ``host`` (an IP literal; IPv6 may carry a ``%zone``)."""
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    infos = socket.getaddrinfo(host, port, family, socket.SOCK_DGRAM, 0, socket.AI_NUMERICHOST)
+    return tuple(infos[0][4])
+
+
+class _Broadcast(Exception):
+    pass
+
+
+def source_address(remote_ip: str) -> str | None:
+    """This host's own address toward ``remote_ip``, as the routing table picks it.
+
+    Found by connecting a UDP socket and reading its name: a UDP connect sends nothing.
+    None when there is no route.  Raises `_Broadcast` for a broadcast address (the
+    kernel refuses a connect to one from a socket without SO_BROADCAST)."""
+    v6 = ipaddress.ip_address(remote_ip.split("%", 1)[0]).version == 6
+    remote = _sockaddr(remote_ip, 9, v6)
+    with socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(remote)
+        except PermissionError:
+            raise _Broadcast(remote_ip) from None
+        except OSError:
+            return None
+        host = str(probe.getsockname()[0])
+    if v6 and ipaddress.IPv6Address(host).is_link_local and len(remote) == 4 and remote[3]:
+        host = f"{host}%{remote[3]}"  # the zone is the remote's: same interface
+    return host
+
+
+def udp_bind_address(
+    remote_ip: str, local_ip: str | None, local_port: int, choice: str = "auto"
+) -> tuple[Any, ...]:
+    """The socket address a UDP link to a unicast or broadcast ``remote_ip`` binds.
+
+    Binding the wildcard would open ``local_port`` on every interface of the user's
+    machine, so (as the module's server does) it is not the default:
+
+    - ``local_ip`` (AT+CIPSTART's ``<local IP>``) when given: exactly that;
+    - ``choice`` (config ``[network] udp_bind``) ``"all"``: the wildcard; an IP literal
+      of the link's family: that address (a link of the other family goes on as
+      ``"auto"``);
+    - ``"auto"``: the wildcard for a broadcast remote (broadcasts arrive only there);
+      else this host's own source address toward the remote (`source_address`): the
+      loopback address for a loopback remote, the outgoing interface's address for
+      others; loopback when there is no route at all (sending fails then, as it would
+      anyway).
+    """
+    v6 = ipaddress.ip_address(remote_ip.split("%", 1)[0]).version == 6
+    if local_ip:
+        host = local_ip
+    elif choice == "all":
+        host = _ANY[v6]
+    elif choice != "auto" and ipaddress.ip_address(choice.split("%", 1)[0]).version == (
+        6 if v6 else 4
+    ):
+        host = choice
+    elif remote_ip == "255.255.255.255":
+        host = _ANY[v6]
+    else:
+        try:  # for a loopback remote this is the loopback address
+            host = source_address(remote_ip) or _LOOPBACK[v6]
+        except _Broadcast:  # a subnet's broadcast address (127.255.255.255 too)
+            host = _ANY[v6]
+    return _sockaddr(host, local_port, v6)
+
+
+def udp_socket(
+    remote_ip: str, local_ip: str | None, local_port: int, bind: str = "auto"
+) -> socket.socket:
     """A bound, non-blocking UDP socket for a link to ``remote_ip``.
 
-    Multicast remotes: bind the wildcard address on ``local_port`` (shared with
-    SO_REUSEADDR, as several links may join one group), join the group on the
-    interface of ``local_ip`` (IPv4: by address; IPv6: by interface index) and loop
-    our own datagrams back.  IPv4 links may always send to broadcast addresses
-    (lwIP does not require an opt-in).
+    Unicast and broadcast remotes: bound per `udp_bind_address` (``bind`` is the
+    config's ``[network] udp_bind``).  Multicast remotes: bind the wildcard address on
+    ``local_port`` (shared with SO_REUSEADDR, as several links may join one group),
+    join the group on the interface of ``local_ip`` (IPv4: by address; IPv6: by
+    interface index) and loop our own datagrams back.  IPv4 links may always send to
+    broadcast addresses (lwIP does not require an opt-in).
     """
     v6 = ipaddress.ip_address(remote_ip.split("%", 1)[0]).version == 6
     family = socket.AF_INET6 if v6 else socket.AF_INET
@@ -92,7 +168,7 @@ def udp_socket(remote_ip: str, local_ip: str | None, local_port: int) -> socket.
         else:
             if not v6:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            sock.bind((local_ip or ("::" if v6 else "0.0.0.0"), local_port))
+            sock.bind(udp_bind_address(remote_ip, local_ip, local_port, bind))
     except BaseException:
         sock.close()
         raise
