@@ -2,7 +2,8 @@
 
 The text transcript goes to standard output; ``--html OUT`` writes one self-contained
 page instead.  A file that cannot be read or is not a trace is one error line on
-standard error and exit status 2.  The work is in `w800at.transcript`.
+standard error and exit status 2.  The work is in `w800at.transcript` (rows, text)
+and `w800at.transcript_html` (the page).
 """
 
 from __future__ import annotations
@@ -12,14 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from .transcript import (
-    Record,
-    TraceFormatError,
-    format_transcript,
-    parse_trace,
-    render_html,
-    transcribe,
-)
+from .transcript import Record, TraceFormatError, format_transcript, parse_trace, transcribe
+from .transcript_html import render_html
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

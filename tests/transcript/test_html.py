@@ -18,7 +18,8 @@ import pytest
 from tests.conftest import SERVE_CMD
 from tests.transcript.helpers import Event, trace_bytes
 from tests.transcript.scenario import EVENTS
-from w800at.transcript import Row, parse_trace, render_html, transcribe
+from w800at.transcript import Row, parse_trace, transcribe
+from w800at.transcript_html import render_html
 
 EVIL = b"</script><b>bold</b><!--"
 #: the scenario, then a send whose payload and a module line try to break out of the page
