@@ -26,9 +26,11 @@ The HTML page is `w800at.transcript_html`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import heapq
+import logging
 import os
 import re
 import time
@@ -38,6 +40,8 @@ from dataclasses import dataclass
 from typing import IO
 
 from .trace import EVENT, HOST_TO_MODULE, MODULE_TO_HOST, escape_bytes, unescape
+
+log = logging.getLogger("w800at.transcript")
 
 #: ``+++`` silence (seconds): the shorter of the dialects' guard times (esp-at 20 ms,
 #: w800 30 ms).  Also the silence that ends one passthrough data row.
@@ -1045,7 +1049,7 @@ class TranscriptWriter:
         self._clock = clock
         self._t0 = clock()
         self._hold = hold
-        self._tx = Transcriber(guard=guard)
+        self._tx: Transcriber | None = Transcriber(guard=guard)
         self._owns = stream is None
         if stream is None:
             stream = open(path, "a", encoding="ascii", buffering=1)  # noqa: SIM115
@@ -1058,12 +1062,27 @@ class TranscriptWriter:
         return self._clock() - self._t0
 
     def record(self, direction: str, data: bytes) -> None:
-        self._tx.record(self._now(), direction, data)
-        self._write(self._tx.take_rows(hold=self._hold))
+        if self._tx is not None:
+            self._step(self._tx.record, direction, data)
 
     def note(self, text: str) -> None:
-        self._tx.note(self._now(), text)
-        self._write(self._tx.take_rows(hold=self._hold))
+        if self._tx is not None:
+            self._step(self._tx.note, text)
+
+    def _step(self, method: Callable[..., None], *args: object) -> None:
+        """Feed the transcriber; a bug in it stops the transcript, never the module."""
+        assert self._tx is not None
+        try:
+            method(self._now(), *args)
+            self._write(self._tx.take_rows(hold=self._hold))
+        except Exception as exc:
+            self._broken(exc)
+
+    def _broken(self, exc: Exception) -> None:
+        log.exception("transcript %s stopped: internal error", self.path, exc_info=exc)
+        self._tx = None
+        with contextlib.suppress(OSError, ValueError):
+            self._file.write(f"# transcript stopped here: internal error {exc!r}\n")
 
     def _write(self, rows: list[Row]) -> None:
         if rows and not self._file.closed:
@@ -1072,7 +1091,12 @@ class TranscriptWriter:
     def close(self) -> None:
         if self._file.closed:
             return
-        self._write(self._tx.finish())
+        tx, self._tx = self._tx, None  # what comes after close is not written
+        if tx is not None:
+            try:
+                self._write(tx.finish())
+            except Exception as exc:
+                self._broken(exc)
         if self._owns:
             self._file.close()
         else:
