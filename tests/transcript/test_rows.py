@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.transcript.helpers import (
     Event,
@@ -25,7 +29,10 @@ from tests.transcript.scenario import (
     PT_UP,
     SEND_PAYLOAD,
 )
+from w800at.trace import escape_bytes, unescape
 from w800at.transcript import (
+    BadLine,
+    Record,
     TraceFormatError,
     format_transcript,
     parse_trace,
@@ -428,3 +435,39 @@ def test_plus_signs_that_are_not_an_escape() -> None:
         got = cells(rows_of(prompt + tail))[4:]
         assert [c[2] for c in got] == ["pass"] * len(rows), tail
         assert [c[3] for c in got] == [summary(r) for r in rows], tail
+
+
+def test_escaped_bytes_read_back_exactly() -> None:
+    every = bytes(range(256)) * 3 + b"\\x41\\\\r"
+    (record,) = parse_trace(trace_bytes([(0.0, "L3<", every)]))
+    assert isinstance(record, Record) and record.data == every
+    assert record.text == escape_bytes(every)
+    upper = trace_line(0.0, "<<", "\\xFF\\xfe")
+    (record,) = parse_trace((upper + "\n").encode())
+    assert isinstance(record, Record) and record.data == b"\xff\xfe"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\\q", "\\x4", "\\xg0", "ab\\", "\\u0041", "\\N{BULLET}", "\\101", "\\t", "a\tb", "\x7f"],
+)
+def test_text_that_escape_bytes_never_writes_is_a_bad_line(text: str) -> None:
+    data = (
+        trace_line(0.0, "--", "trace start") + "\n" + trace_line(0.1, ">>", text) + "\n"
+    ).encode()
+    assert isinstance(parse_trace(data)[1], BadLine)
+
+
+#: what `escape_bytes` writes, as a grammar (the reference for the fast decoder)
+STRICT = re.compile(r"(?:[\x20-\x5b\x5d-\x7e]|\\[\\rn]|\\x[0-9a-fA-F]{2})*")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="\\xrn4Fg a\t", max_size=24))
+def test_escape_reader_agrees_with_the_grammar(text: str) -> None:
+    line = (trace_line(0.0, "<<", text) + "\n").encode()
+    (item,) = parse_trace(line + trace_bytes([(0.1, "--", "x")]))[:1]
+    if STRICT.fullmatch(text):
+        assert isinstance(item, Record) and item.data == unescape(text)
+    else:
+        assert isinstance(item, BadLine)
