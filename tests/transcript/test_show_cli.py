@@ -182,3 +182,21 @@ def test_trace_of_a_real_session(serve: Serve, tmp_path: Path) -> None:
         assert abs((t1 - t0) - d1) < 2.5e-6
     # the same file, line for line, read back with the library
     assert res.stdout == format_transcript(transcribe(parse_trace(trace.read_bytes())))
+
+
+def test_readme_example_is_what_the_tool_prints() -> None:
+    """The README's example transcript is `trace show` of a real session's trace, kept
+    in tests/transcript/data/readme-session.trace."""
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text("utf-8")
+    chapter = readme.split("## Reading a trace", 1)[1]
+    block = re.search(r"\n```\n(       time       delta  lane .*?\n)```\n", chapter, re.DOTALL)
+    assert block is not None
+    trace = Path(__file__).parent / "data" / "readme-session.trace"
+    res = show(str(trace))
+    assert res.returncode == 0
+    assert block.group(1) == res.stdout
+    # and its trace lines quoted above it are in that file
+    quoted = re.search(r"\n```\n(2026-.*?\n)```\n", chapter, re.DOTALL)
+    assert quoted is not None
+    assert quoted.group(1) in trace.read_text("ascii")
