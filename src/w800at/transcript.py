@@ -673,7 +673,8 @@ class _Host:
 
     def flush(self) -> None:
         """Everything pending becomes rows (marked incomplete); back to lines."""
-        self.cancel()
+        while self.mode == _AWAIT:  # held bytes may hold another send command
+            self.cancel()
         if self.plus:
             self._release()
         self.run.end()

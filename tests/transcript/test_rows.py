@@ -471,3 +471,12 @@ def test_escape_reader_agrees_with_the_grammar(text: str) -> None:
         assert isinstance(item, Record) and item.data == unescape(text)
     else:
         assert isinstance(item, BadLine)
+
+
+def test_unanswered_sends_at_the_end_leave_every_byte_shown() -> None:
+    events: list[Event] = [(0.0, ">>", b"AT+CIPSEND=0,3\r\nAT+CIPSEND=1,3\r\nabc")]
+    assert cells(rows_of(events)) == [
+        ("0.000000", "host", "cmd", "AT+CIPSEND=0,3"),
+        ("0.000000", "host", "cmd", "AT+CIPSEND=1,3"),
+        ("0.000000", "host", "cmd", "abc [incomplete]"),
+    ]
