@@ -733,7 +733,8 @@ class _Module:
         end = len(data) if lf < 0 else lf + 1
         first = line.head[:1] if line.n else data[pos : pos + 1]
         if first == b"+" and line.n < _HEADER_MAX:
-            header = self._header(bytes(line.head) + data[pos:end])
+            # (a header is at most _HEADER_MAX bytes, however the line was cut)
+            header = self._header((bytes(line.head) + data[pos:end])[:_HEADER_MAX])
             if header is not None:
                 kind, length, size = header
                 used = size - line.n
