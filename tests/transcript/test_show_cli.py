@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,61 @@ def test_readme_example_is_what_the_tool_prints() -> None:
     quoted = re.search(r"\n```\n(2026-.*?\n)```\n", chapter, re.DOTALL)
     assert quoted is not None
     assert quoted.group(1) in trace.read_text("ascii")
+
+
+def test_trace_of_a_real_passthrough_session(serve: Serve, tmp_path: Path) -> None:
+    """Passthrough both ways and a real ``+++`` (30 ms guard on the w800 dialect)."""
+    trace = tmp_path / "passthrough.trace"
+    silence = 0.15
+    with TcpEchoServer() as echo:
+        srv: ServeProcess = serve("pty", "--trace", str(trace), config=LAB_CONFIG)
+        port = srv.connect()
+        port.expect(READY)
+        port.command(b"ATE0\r\n", b"ATE0\r\n" + OK)
+        port.command(b'AT+CWJAP="lab","secret"\r\n', JOIN_OK + OK)
+        port.command(b"AT+CIPMODE=1\r\n", OK)
+        start = f'AT+CIPSTART="TCP","127.0.0.1",{echo.port}\r\n'.encode()
+        port.command(start, b"CONNECT\r\n" + OK)
+        port.command(b"AT+CIPSEND\r\n", OK + b"\r\n>")
+        time.sleep(silence)
+        port.command(b"AT\r\nOK\r\n", b"AT\r\nOK\r\n")  # data that looks like lines
+        time.sleep(silence)
+        port.send(b"+++")
+        time.sleep(silence)
+        port.quiet()
+        port.command(b"AT+CIPMODE=0\r\n", OK)
+        port.command(b"AT+CIPCLOSE\r\n", b"CLOSED\r\n" + OK)
+        assert srv.stop() == 0
+
+    res = show(str(trace))
+    assert res.returncode == 0, res.stderr
+    got = [r[2:] for r in parse_rows(res.stdout) if r[2] != "event"]
+    data = summary(b"AT\r\nOK\r\n")
+    assert got == [
+        ("module", "urc", "ready"),
+        ("host", "cmd", "ATE0"),
+        ("module", "echo", "ATE0"),
+        ("module", "result", "OK"),
+        ("host", "cmd", 'AT+CWJAP="lab","secret"'),
+        ("module", "urc", "WIFI CONNECTED"),
+        ("module", "urc", "WIFI GOT IP"),
+        ("module", "urc", "WIFI GOT IPv6 LL"),
+        ("module", "urc", "WIFI GOT IPv6 GL"),
+        ("module", "result", "OK"),
+        ("host", "cmd", "AT+CIPMODE=1"),
+        ("module", "result", "OK"),
+        ("host", "cmd", start.decode().removesuffix("\r\n")),
+        ("module", "urc", "CONNECT"),
+        ("module", "result", "OK"),
+        ("host", "cmd", "AT+CIPSEND"),
+        ("module", "result", "OK"),
+        ("module", "prompt", ">"),
+        ("host", "pass", data),
+        ("module", "pass", data),
+        ("host", "escape", "+++"),
+        ("host", "cmd", "AT+CIPMODE=0"),
+        ("module", "result", "OK"),
+        ("host", "cmd", "AT+CIPCLOSE"),
+        ("module", "urc", "CLOSED"),
+        ("module", "result", "OK"),
+    ]
