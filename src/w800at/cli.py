@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_certs(sub)
+    try:
+        from .transcript_cli import add_parser as add_trace
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        add_trace(sub)
     return parser
 
 
