@@ -73,6 +73,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="FILE",
         help="record every byte both ways, with timestamps, to FILE",
     )
+    p.add_argument(
+        "--transcript",
+        type=Path,
+        metavar="FILE",
+        help="write the readable transcript (as `w800at trace show` prints it) live to FILE",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,6 +163,7 @@ def serve(args: argparse.Namespace) -> int:
         store=store,
         lenient_eol=args.lenient_eol or config.lenient_eol,
         trace=args.trace,
+        transcript=args.transcript,
         verbose=args.verbose > 0,
     )
     try:

@@ -30,6 +30,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import dataclasses
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -49,7 +50,8 @@ from .profiles import W800, Profile, get_profile
 from .runtime.resolver import system_dns_servers
 from .runtime.runner import Runtime
 from .store import Store
-from .trace import LogTracer, MultiTracer, TraceLinkTap, TraceSink, make_sink, wrap_channel
+from .trace import LogTracer, TraceLinkTap, Tracer, TraceSink, combine, wrap_channel
+from .transcript import TranscriptWriter
 
 log = get_logger("w800at.module")
 
@@ -77,7 +79,9 @@ class Module:
     - ``name``: carried by every log record of this module;
     - ``lenient_eol``: accept a lone CR or LF as a line end (default: the config's);
     - ``trace``: a file (or a `TraceSink`) that records every byte both ways, on the
-      AT port and on every link; ``verbose``: log every byte too;
+      AT port and on every link; ``transcript``: a file that gets the readable
+      transcript of the same, live (``w800at trace show``'s rows); ``verbose``: log
+      every byte too;
     - ``features``: the command set (default: all of them).
     """
 
@@ -92,6 +96,7 @@ class Module:
         name: str = "w800",
         lenient_eol: bool | None = None,
         trace: TraceSink | str | Path | None = None,
+        transcript: str | Path | None = None,
         verbose: bool = False,
         features: FeatureSet = FEATURES,
     ) -> None:
@@ -113,6 +118,7 @@ class Module:
             lenient_eol = config.lenient_eol if config is not None else False
         self.lenient_eol = lenient_eol
         self._trace = trace
+        self._transcript = transcript
         self._verbose = verbose
         self.features = features
         #: the asyncio context the module runs in (its name set); see `call`
@@ -195,12 +201,18 @@ class Module:
         log.info("%s module on %s", self.profile.name, self.channel.description)
 
     def _sink(self) -> TraceSink | None:
+        """Where the bytes are recorded: the trace, the transcript, the log (or None)."""
         trace = self._trace
-        if trace is None or isinstance(trace, str | Path):
-            return make_sink(trace, self._verbose)
+        sinks: list[TraceSink] = []
+        if isinstance(trace, str | Path):
+            sinks.append(Tracer(trace))
+        elif trace is not None:
+            sinks.append(trace)
+        if self._transcript is not None:
+            sinks.append(TranscriptWriter(self._transcript, guard=self.profile.escape_guard))
         if self._verbose:
-            return MultiTracer(trace, LogTracer())
-        return trace
+            sinks.append(LogTracer(level=logging.INFO))
+        return combine(sinks)
 
     async def stop(self) -> None:
         """Close every link, the server, the port and the trace; saved settings are

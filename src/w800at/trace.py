@@ -260,6 +260,11 @@ def make_sink(
         sinks.append(Tracer(path))
     if verbose:
         sinks.append(LogTracer(level=log_level))
+    return combine(sinks)
+
+
+def combine(sinks: list[TraceSink]) -> TraceSink | None:
+    """One sink for several (None for none, the sink itself for one)."""
     if not sinks:
         return None
     return sinks[0] if len(sinks) == 1 else MultiTracer(*sinks)

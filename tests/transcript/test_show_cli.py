@@ -114,12 +114,16 @@ def test_html_output_file(tmp_path: Path) -> None:
 def test_trace_of_a_real_session(serve: Serve, tmp_path: Path) -> None:
     """``serve --trace`` against a loopback echo server, then ``trace show`` on it."""
     trace = tmp_path / "session.trace"
+    live = tmp_path / "session.transcript"
     with TcpEchoServer() as echo:
-        srv: ServeProcess = serve("pty", "--trace", str(trace), config=LAB_CONFIG)
+        srv: ServeProcess = serve(
+            "pty", "--trace", str(trace), "--transcript", str(live), config=LAB_CONFIG
+        )
         port = srv.connect()
         port.expect(READY)
         port.command(b"AT\r\n", b"AT\r\n" + OK)
-        port.command(b'AT+CWJAP="lab","secret"\r\n', b'AT+CWJAP="lab","secret"\r\n' + JOIN_OK + OK)
+        join = b'AT+CWJAP="lab","lab-secret"\r\n'
+        port.command(join, join + JOIN_OK + OK)
         port.command(b"AT+CIPMUX=1\r\n", b"AT+CIPMUX=1\r\n" + OK)
         start = f'AT+CIPSTART=0,"TCP","127.0.0.1",{echo.port}\r\n'.encode()
         port.command(start, start + b"0,CONNECT\r\n" + OK)
@@ -142,8 +146,8 @@ def test_trace_of_a_real_session(serve: Serve, tmp_path: Path) -> None:
         ("host", "cmd", "AT"),
         ("module", "echo", "AT"),
         ("module", "result", "OK"),
-        ("host", "cmd", 'AT+CWJAP="lab","secret"'),
-        ("module", "echo", 'AT+CWJAP="lab","secret"'),
+        ("host", "cmd", 'AT+CWJAP="lab","lab-secret"'),
+        ("module", "echo", 'AT+CWJAP="lab","lab-secret"'),
         ("module", "urc", "WIFI CONNECTED"),
         ("module", "urc", "WIFI GOT IP"),
         ("module", "urc", "WIFI GOT IPv6 LL"),
@@ -154,6 +158,7 @@ def test_trace_of_a_real_session(serve: Serve, tmp_path: Path) -> None:
         ("module", "result", "OK"),
         ("host", "cmd", cmd),
         ("module", "echo", cmd),
+        ("L0", "link", f"== open TCP 127.0.0.1:{echo.port}"),
         ("module", "urc", "0,CONNECT"),
         ("module", "result", "OK"),
         ("host", "cmd", "AT+CIPSEND=0,5"),
@@ -163,8 +168,11 @@ def test_trace_of_a_real_session(serve: Serve, tmp_path: Path) -> None:
         ("host", "data", summary(b"hello")),
         ("module", "info", "Recv 5 bytes"),
         ("module", "result", "SEND OK"),
+        ("L0", "send", summary(b"hello")),  # the answer is written before the socket send
+        ("L0", "recv", summary(b"hello")),
         ("module", "ipd", "+IPD,0,5: " + summary(b"hello")),
         ("host", "cmd", "AT+CIPCLOSE=0"),
+        ("L0", "link", "== closed (by the module)"),  # before the answer is written
         ("module", "echo", "AT+CIPCLOSE=0"),
         ("module", "urc", "0,CLOSED"),
         ("module", "result", "OK"),
@@ -183,6 +191,10 @@ def test_trace_of_a_real_session(serve: Serve, tmp_path: Path) -> None:
         assert abs((t1 - t0) - d1) < 2.5e-6
     # the same file, line for line, read back with the library
     assert res.stdout == format_transcript(transcribe(parse_trace(trace.read_bytes())))
+    # serve --transcript wrote the same rows live (its own clock: times differ a little)
+    first, *rest = live.read_text().splitlines()
+    assert first.startswith("# w800at transcript, started ")
+    assert [r[2:] for r in parse_rows("\n".join(rest))] == got
 
 
 def test_readme_example_is_what_the_tool_prints() -> None:
@@ -212,7 +224,7 @@ def test_trace_of_a_real_passthrough_session(serve: Serve, tmp_path: Path) -> No
         port = srv.connect()
         port.expect(READY)
         port.command(b"ATE0\r\n", b"ATE0\r\n" + OK)
-        port.command(b'AT+CWJAP="lab","secret"\r\n', JOIN_OK + OK)
+        port.command(b'AT+CWJAP="lab","lab-secret"\r\n', JOIN_OK + OK)
         port.command(b"AT+CIPMODE=1\r\n", OK)
         start = f'AT+CIPSTART="TCP","127.0.0.1",{echo.port}\r\n'.encode()
         port.command(start, b"CONNECT\r\n" + OK)
@@ -236,7 +248,7 @@ def test_trace_of_a_real_passthrough_session(serve: Serve, tmp_path: Path) -> No
         ("host", "cmd", "ATE0"),
         ("module", "echo", "ATE0"),
         ("module", "result", "OK"),
-        ("host", "cmd", 'AT+CWJAP="lab","secret"'),
+        ("host", "cmd", 'AT+CWJAP="lab","lab-secret"'),
         ("module", "urc", "WIFI CONNECTED"),
         ("module", "urc", "WIFI GOT IP"),
         ("module", "urc", "WIFI GOT IPv6 LL"),
@@ -245,17 +257,21 @@ def test_trace_of_a_real_passthrough_session(serve: Serve, tmp_path: Path) -> No
         ("host", "cmd", "AT+CIPMODE=1"),
         ("module", "result", "OK"),
         ("host", "cmd", start.decode().removesuffix("\r\n")),
+        ("L0", "link", f"== open TCP 127.0.0.1:{echo.port}"),
         ("module", "urc", "CONNECT"),
         ("module", "result", "OK"),
         ("host", "cmd", "AT+CIPSEND"),
         ("module", "result", "OK"),
         ("module", "prompt", ">"),
         ("host", "pass", data),
+        ("L0", "send", data),
+        ("L0", "recv", data),
         ("module", "pass", data),
         ("host", "escape", "+++"),
         ("host", "cmd", "AT+CIPMODE=0"),
         ("module", "result", "OK"),
         ("host", "cmd", "AT+CIPCLOSE"),
+        ("L0", "link", "== closed (by the module)"),
         ("module", "urc", "CLOSED"),
         ("module", "result", "OK"),
     ]
