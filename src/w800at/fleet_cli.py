@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -135,6 +137,28 @@ def _check(args: argparse.Namespace, made: list[Path]) -> None:
         _check_dir(args.trace_dir, "--trace-dir", made)
     if args.config is not None:
         load_config(args.config)  # ConfigError: one line
+    _raise_fd_limit(args)
+
+
+#: file descriptors a process needs besides one per module (interpreter, epoll, a
+#: few hosts and links at once)
+FD_MARGIN = 256
+
+
+def _raise_fd_limit(args: argparse.Namespace) -> None:
+    """A module holds one descriptor while idle (its port), more with a host and links:
+    lift the soft limit to the hard one, and refuse a fleet that cannot fit."""
+    per_process = -(-args.count // args.workers)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = per_process + FD_MARGIN
+    if need > soft:
+        target = hard if hard == resource.RLIM_INFINITY else max(soft, hard)
+        if hard != resource.RLIM_INFINITY and need > hard:
+            raise UsageError(
+                f"--count {args.count} needs about {need} open files per process and this "
+                f"system allows {hard} (ulimit -Hn); use --workers or raise the limit"
+            )
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _check_dir(path: Path, option: str, made: list[Path]) -> None:
@@ -188,6 +212,9 @@ async def _run(args: argparse.Namespace) -> int:
         loop.add_reader(sys.stdin.fileno(), _stop_at_eof, stop)
     try:
         await fleet.start()
+        # Thousands of modules are a few million long-lived objects: out of the cyclic
+        # collector's way, or every full collection would stall every module.
+        gc.freeze()
         try:
             if args.worker or args.list or args.count <= LIST_UP_TO:
                 for m in fleet:

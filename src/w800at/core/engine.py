@@ -107,7 +107,9 @@ class Engine:
         self.profile = profile
         self.features = features
         self.options = options or ModuleOptions()
-        self.settings = Settings(profile, saved or {}, features.settings)
+        self.settings = Settings(
+            profile, saved or {}, features.settings, features.defaults(profile)
+        )
         self.station = Station()
         self.lenient_eol = lenient_eol
         self.now = now

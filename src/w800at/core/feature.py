@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..profiles import Profile
 from .registry import Command
-from .settings import CORE_SETTINGS, SettingDef
+from .settings import CORE_SETTINGS, SettingDef, default_values
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -61,6 +62,17 @@ class FeatureSet:
         self.on_wifi_down = tuple(
             f.on_wifi_down for f in self.features if f.on_wifi_down is not None
         )
+        self._defaults: dict[str, Mapping[str, Any]] = {}
+
+    def defaults(self, profile: Profile) -> Mapping[str, Any]:
+        """The settings' defaults in ``profile``, computed once and shared by every
+        engine built from this set (read only: settings are replaced, never mutated)."""
+        got = self._defaults.get(profile.name)
+        if got is None:
+            got = self._defaults[profile.name] = MappingProxyType(
+                default_values(self.settings, profile)
+            )
+        return got
 
     def plus(self, *more: Feature) -> FeatureSet:
         """This set with more features after it (tests add a command this way)."""

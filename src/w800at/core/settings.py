@@ -9,7 +9,10 @@ settings exist.  ``persist`` is:
 - ``"always"``: always saved (``*_DEF`` commands, AT+CWAUTOCONN, AT+SYSSTORE itself);
 - ``"never"``: volatile, back to its default at every boot.
 
-`Settings` holds the current values and the saved snapshot.  Values are JSON types.
+`Settings` holds the current values and the saved snapshot.  Values are JSON types,
+and they are never changed in place: `Settings.set` replaces a value (commands build a
+new list or dict).  That lets every engine of a dialect share one copy of the
+defaults (`default_values`), which keeps an idle module small.
 The settings the core itself reads (the link table's modes, SYSLOG, SYSSTORE, the
 server links' idle timeout) are declared here, in `CORE_SETTINGS`; every engine has
 them.
@@ -74,14 +77,26 @@ CORE_SETTINGS: tuple[SettingDef, ...] = (
 )
 
 
+def default_values(defs: Mapping[str, SettingDef], profile: Profile) -> dict[str, Any]:
+    """Every setting's default for ``profile`` (compute once; share, never mutate)."""
+    return {n: d.default_for(profile) for n, d in defs.items()}
+
+
 class Settings:
-    """Current values plus the saved (NVS) snapshot they were booted from."""
+    """Current values plus the saved (NVS) snapshot they were booted from.
+
+    ``defaults`` (from `default_values`) is shared with other engines: read only."""
 
     def __init__(
-        self, profile: Profile, saved: dict[str, Any], defs: Mapping[str, SettingDef]
+        self,
+        profile: Profile,
+        saved: dict[str, Any],
+        defs: Mapping[str, SettingDef],
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self.profile = profile
         self.defs = defs
+        self._defaults = defaults if defaults is not None else default_values(defs, profile)
         self.saved: dict[str, Any] = {
             k: copy.deepcopy(v)
             for k, v in saved.items()
@@ -93,7 +108,7 @@ class Settings:
 
     def boot(self) -> None:
         """Values as after power-up: defaults overlaid with what was saved."""
-        self.values = {n: d.default_for(self.profile) for n, d in self.defs.items()}
+        self.values = dict(self._defaults)
         self.values.update(copy.deepcopy(self.saved))
 
     def restore(self) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -88,6 +89,8 @@ class Link:
         self.bytes_up = 0
         self.bytes_down = 0
         self.tap: LinkTap | None = None
+        #: paused until a later loop turn (`LoopReads`: many links read at once)
+        self.turn_paused = False
 
     def _rx(self, data: bytes, addr: tuple[str, int]) -> None:
         """THE way bytes from the peer enter the module (see the module docstring)."""
@@ -116,7 +119,7 @@ class Link:
 
     def apply_reading(self) -> None:
         """Pause/resume the socket so that it reads iff nobody holds it paused."""
-        want = not (self.engine_paused or self.host_paused or self.held)
+        want = not (self.engine_paused or self.host_paused or self.held or self.turn_paused)
         if want == self.reading or self.transport is None or self.closing:
             return
         self.reading = want
@@ -145,7 +148,82 @@ class Link:
         raise NotImplementedError
 
 
-class StreamLink(Link, asyncio.Protocol):
+class LoopReads:
+    """The stream links of one event loop share it fairly: one read buffer, a bounded
+    number of reads per loop turn.
+
+    Every module of a process (a fleet) runs on one loop, and a read's bytes are framed
+    and written to the host in the same callback; the loop answers nobody while it
+    works through the links that are ready.  So:
+
+    - a link reads at most ``budget / open links`` bytes at once (at least ``least``):
+      alone it reads 256 KiB as asyncio would, among a hundred each read is small;
+    - after ``turn_reads`` reads in one loop turn, a link that reads again is paused
+      until a later turn (first paused, first resumed), so a turn stays short however
+      many links stream, and the idle modules' hosts get their answers in time.
+
+    A single module never has enough links to meet either limit.  The buffer can be
+    shared because a read is copied out before the callback that made it returns.
+    """
+
+    def __init__(
+        self, budget: int = 256 * 1024, least: int = 8 * 1024, turn_reads: int = 4
+    ) -> None:
+        self.budget = budget
+        self.least = least
+        self.turn_reads = turn_reads
+        self._view = memoryview(bytearray(budget))
+        #: stream links open on this loop
+        self.links = 0
+        self._reads = 0
+        self._turn_pending = False
+        self._waiting: collections.deque[StreamLink] = collections.deque()
+
+    def buffer(self) -> memoryview:
+        return self._view[: max(self.least, self.budget // max(1, self.links))]
+
+    def take(self, n: int) -> bytes:
+        return bytes(self._view[:n])
+
+    def count(self, link: StreamLink) -> None:
+        """``link`` just read: past this turn's share, it waits for a later turn."""
+        self._reads += 1
+        if not self._turn_pending:
+            self._turn_pending = True
+            asyncio.get_running_loop().call_soon(self._next_turn)
+        if self._reads > self.turn_reads and not link.turn_paused:
+            link.turn_paused = True
+            link.apply_reading()
+            self._waiting.append(link)
+
+    def _next_turn(self) -> None:
+        """Runs first in the next loop turn: let the longest waiting links read again."""
+        self._turn_pending = False
+        self._reads = 0
+        for _ in range(min(self.turn_reads, len(self._waiting))):
+            link = self._waiting.popleft()
+            link.turn_paused = False
+            link.apply_reading()
+        if self._waiting:
+            self._turn_pending = True
+            asyncio.get_running_loop().call_soon(self._next_turn)
+
+
+_LOOP_READS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopReads] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def loop_reads() -> LoopReads:
+    """The running loop's `LoopReads`."""
+    loop = asyncio.get_running_loop()
+    reads = _LOOP_READS.get(loop)
+    if reads is None:
+        reads = _LOOP_READS[loop] = LoopReads()
+    return reads
+
+
+class StreamLink(Link, asyncio.BufferedProtocol):
     """A TCP or SSL link (client, or a server-accepted one adopted by `net.adopt`)."""
 
     def __init__(self, owner: LinkOwner, link_id: int, kind: str) -> None:
@@ -164,6 +242,8 @@ class StreamLink(Link, asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
+        self._reads = loop_reads()
+        self._reads.links += 1
         transport.set_write_buffer_limits(high=STACK_SEND_BUFFER)  # type: ignore[attr-defined]
         peer = transport.get_extra_info("peername")
         if peer:
@@ -179,13 +259,20 @@ class StreamLink(Link, asyncio.Protocol):
                 self.closing = True
                 transport.abort()  # type: ignore[attr-defined]
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._reads.buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        reads = self._reads
+        data = reads.take(nbytes)
+        reads.count(self)
         self._rx(data, self.peer)
 
     def eof_received(self) -> bool:
         return False  # the device's stack closes on FIN: so do we
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._reads.links -= 1
         self._fail_waiters(LinkGone(f"link {self.link_id} closed"))
         if not self.closing:
             self.closing = True

@@ -103,22 +103,6 @@ class Runtime:
         self.net = NetFeature(self)
         self.server = ServerFeature(self)
         self.services = ServiceFeature(self)
-        net, srv, svc = self.net, self.server, self.services
-        self._handlers: dict[type[Action], Callable[[Any], None]] = {
-            SaveSettings: self._save,
-            SetUart: self._set_uart,
-            ResetNetwork: lambda a: self._reset_network(),
-            Connect: net.connect,
-            Send: net.send,
-            Close: net.close,
-            SetReading: net.set_reading,
-            SetSockOpts: net.set_sockopts,
-            Listen: srv.listen,
-            StopListening: srv.stop,
-            Resolve: svc.resolve,
-            Ping: svc.ping,
-            SntpSync: svc.sntp,
-        }
 
     def now(self) -> float:
         return self.loop.time()
@@ -247,14 +231,14 @@ class Runtime:
         self._rearm()
 
     def _perform(self, act: Action) -> None:
-        handler = self._handlers.get(type(act))
+        handler = _HANDLERS.get(type(act))
         if handler is None:
             log.error("no runtime handler for %s", type(act).__name__)
             if act.token:
                 self.engine.complete(act.token, NotImplementedError(type(act).__name__), self.now())
             return
         try:
-            handler(act)
+            handler(self, act)
         except Exception as exc:
             log.exception("action %s failed", type(act).__name__)
             if act.token:
@@ -313,3 +297,21 @@ class Runtime:
             await self.saver.flush()
         await self.channel.close()
         self.stopped.set()
+
+
+#: who performs each action (one table for every runtime)
+_HANDLERS: dict[type[Action], Callable[[Runtime, Any], None]] = {
+    SaveSettings: Runtime._save,
+    SetUart: Runtime._set_uart,
+    ResetNetwork: lambda rt, a: rt._reset_network(),
+    Connect: lambda rt, a: rt.net.connect(a),
+    Send: lambda rt, a: rt.net.send(a),
+    Close: lambda rt, a: rt.net.close(a),
+    SetReading: lambda rt, a: rt.net.set_reading(a),
+    SetSockOpts: lambda rt, a: rt.net.set_sockopts(a),
+    Listen: lambda rt, a: rt.server.listen(a),
+    StopListening: lambda rt, a: rt.server.stop(a),
+    Resolve: lambda rt, a: rt.services.resolve(a),
+    Ping: lambda rt, a: rt.services.ping(a),
+    SntpSync: lambda rt, a: rt.services.sntp(a),
+}
