@@ -316,9 +316,11 @@ def run_round(
     record: Callable[[str, float, str], None],
     only: str = "",
     prefix: tuple[str, ...] = (),
+    exe: list[str] | None = None,
 ) -> None:
     """One round: every module step, each right after the baselines it is compared
-    with (so that a slow or fast moment of this shared machine hits both sides)."""
+    with (so that a slow or fast moment of this shared machine hits both sides).
+    ``exe``: the ``w800at`` command to run (default: this interpreter's)."""
     from w800at.profiles import get_profile
 
     max_send = get_profile(profile).max_send
@@ -337,7 +339,7 @@ def run_round(
     cfg.write_text('[station]\nip = "127.0.0.1"\ngateway = "127.0.0.1"\nnetmask = "255.0.0.0"\n')
     args = [
         *prefix,
-        *_w800at(),
+        *(exe or _w800at()),
         "serve",
         "--pty",
         str(link),
@@ -420,6 +422,13 @@ def main() -> int:
         default="",
         help='wrap the module, e.g. "py-spy record -o prof.svg --" (profiling)',
     )
+    ap.add_argument(
+        "--compare",
+        metavar="W800AT",
+        help="another w800at command (e.g. an older checkout's .venv/bin/w800at): every "
+        "round also runs it, in alternating order, and both get their ratios ('before' "
+        "is that one, 'after' this interpreter's)",
+    )
     args = ap.parse_args()
     if shutil.which("socat") is None:
         print("socat is required (apt-get install socat)", file=sys.stderr)
@@ -428,12 +437,16 @@ def main() -> int:
 
     max_send = get_profile(args.profile).max_send
     payload = os.urandom(int(args.size * 1024 * 1024))
-    pairs: Pairs = {}
-    figures: dict[str, list[float]] = {}
+    versions: list[tuple[str, list[str] | None]] = [("after", None)]
+    if args.compare:
+        versions = [("before", args.compare.split()), ("after", None)]
+    by_version: dict[str, Pairs] = {v: {} for v, _ in versions}
+    figures: dict[str, dict[str, list[float]]] = {v: {} for v, _ in versions}
     units: dict[str, str] = {}
+    current = [versions[0][0]]
 
     def record(name: str, value: float, unit: str) -> None:
-        figures.setdefault(name, []).append(value)
+        figures[current[0]].setdefault(name, []).append(value)
         units[name] = unit
         print(f"  {name:28s} {value:10.3f} {unit}", flush=True)
 
@@ -444,17 +457,35 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="w800at-bench-") as d:
         tmp = Path(d)
         for n in range(args.repeat):
-            print(f"round {n + 1}", flush=True)
-            run_round(
-                tmp,
-                payload,
-                args.profile,
-                args.rounds,
-                pairs,
-                record,
-                args.only,
-                tuple(args.prefix.split()),
-            )
+            order = versions if n % 2 == 0 else versions[::-1]
+            for label, exe in order:
+                current[0] = label
+                print(f"round {n + 1}" + (f" ({label})" if args.compare else ""), flush=True)
+                run_round(
+                    tmp,
+                    payload,
+                    args.profile,
+                    args.rounds,
+                    by_version[label],
+                    record,
+                    args.only,
+                    tuple(args.prefix.split()),
+                    exe,
+                )
+    for label, _ in versions:
+        if args.compare:
+            print(f"\n== {label}")
+        _report(by_version[label], figures[label], units, max_send, args.markdown)
+    return 0
+
+
+def _report(
+    pairs: Pairs,
+    figures: dict[str, list[float]],
+    units: dict[str, str],
+    max_send: int,
+    markdown: bool,
+) -> None:
 
     print("\nratios (module / baseline measured just before it; median of the pairs, [min - max]):")
     table = []
@@ -474,7 +505,7 @@ def main() -> int:
         spread = f"[{min(ratios):.2f} - {max(ratios):.2f}]"
         print(f"  {mod:28s} / {base:28s} = {med:6.2f}x {spread:15s} {verdict}")
         table.append((mod, base, f"{med:.2f}x {spread}", verdict))
-    if args.markdown:
+    if markdown:
         print(
             f"\nmachine: {platform.platform()}, {os.cpu_count()} CPUs, "
             f"Python {platform.python_version()}"
@@ -485,7 +516,6 @@ def main() -> int:
         print("\n| module | baseline | ratio | target |\n|---|---|---|---|")
         for mod, base, r, verdict in table:
             print(f"| {mod} | {base} | {r} | {verdict} |")
-    return 0
 
 
 if __name__ == "__main__":
