@@ -718,6 +718,7 @@ def test_cipclose_single_and_multi() -> None:
                         b'AT+CIPSTART=%d,"TCP","127.0.0.1",%d' % (i, sink.port),
                         b"%d,CONNECT\r\n" % i + OK,
                     )
+                await asyncio.to_thread(sink.wait_connections, 4)  # the sink accepted them
                 await cmd(mod, b"AT+CIPCLOSE=2", b"2,CLOSED\r\n" + OK)
                 await asyncio.to_thread(sink.wait_closed, 2)
                 assert not sink.connections[1].closed and not sink.connections[3].closed

@@ -16,9 +16,11 @@ says which one and why.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .channels.base import Channel
 from .commands import FEATURES
@@ -28,12 +30,13 @@ from .core.options import ModuleOptions
 from .log import get_logger
 from .module import Module, default_options
 from .profiles import Profile
+from .runtime.resolver import system_dns_servers
 from .store import Store
 
 log = get_logger("w800at.fleet")
 
-#: modules started concurrently (each start is a few awaits: binding, loading the store)
-START_BATCH = 256
+#: modules started concurrently (their stores are read in one worker-thread trip)
+START_BATCH = 1024
 
 
 class FleetError(Exception):
@@ -44,6 +47,10 @@ def module_names(count: int, first: int = 0, prefix: str = "w800-") -> list[str]
     """``w800-0000`` ... (at least four digits, more when the fleet needs them)."""
     width = max(4, len(str(first + count - 1)))
     return [f"{prefix}{i:0{width}d}" for i in range(first, first + count)]
+
+
+def _load_stores(modules: list[Module]) -> list[dict[str, Any]]:
+    return [m.store.load() if m.store is not None else {} for m in modules]
 
 
 class Fleet:
@@ -74,6 +81,8 @@ class Fleet:
             raise FleetError("a fleet needs at least one module (--count 1 or more)")
         if options is None:
             options = config.options if config is not None else default_options()
+        if options.system_dns is None:  # read once for all (else each module would)
+            options = dataclasses.replace(options, system_dns=tuple(system_dns_servers()))
         self.first = first
         self.names = module_names(count, first, prefix)
         self.modules: list[Module] = []
@@ -107,7 +116,12 @@ class Fleet:
         mods = self.modules
         for at in range(0, len(mods), START_BATCH):
             batch = mods[at : at + START_BATCH]
-            results = await asyncio.gather(*(m.start() for m in batch), return_exceptions=True)
+            saved = await asyncio.to_thread(_load_stores, batch)
+            # gather runs each start in a task of its own, as Module.start would
+            results = await asyncio.gather(
+                *(m._start(s) for m, s in zip(batch, saved, strict=True)),
+                return_exceptions=True,
+            )
             failed = [
                 (m, r) for m, r in zip(batch, results, strict=True) if isinstance(r, BaseException)
             ]

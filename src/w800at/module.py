@@ -159,22 +159,25 @@ class Module:
 
     # --- lifecycle
 
-    async def start(self) -> Module:
+    async def start(self, *, saved: dict[str, Any] | None = None) -> Module:
         """Build the engine and runtime and open the port; returns once it listens.
 
         The module powers up when a host first attaches (at once on a
-        `MemoryChannel`), and says ``ready`` after the dialect's boot time."""
+        `MemoryChannel`), and says ``ready`` after the dialect's boot time.
+        ``saved``: the store's settings, already loaded by the caller (a `Fleet`
+        reads a whole batch of stores in one trip to a worker thread)."""
         if self._runtime is not None:
             raise RuntimeError(f"module {self.name} already started")
         loop = asyncio.get_running_loop()
-        await loop.create_task(self._start())
+        await loop.create_task(self._start(saved))
         return self
 
-    async def _start(self) -> None:
+    async def _start(self, saved: dict[str, Any] | None) -> None:
         current_module.set(self.name)  # this task's context only: see w800at.log
         self.context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
-        saved = await asyncio.to_thread(self.store.load) if self.store is not None else {}
+        if saved is None:  # the disk is read off the loop: other modules keep running
+            saved = await asyncio.to_thread(self.store.load) if self.store is not None else {}
         engine = Engine(
             self.profile,
             self.features,

@@ -252,8 +252,7 @@ def test_a_port_in_use_is_one_error_line_and_nothing_is_left(tmp_path: Path, wor
         assert r.stdout == ""
         assert r.stderr == (
             f"w800at fleet: module w800-0007 (tcp 127.0.0.1:{base + 7}) did not start: "
-            f"[Errno 98] error while attempting to bind on address ('127.0.0.1', {base + 7}): "
-            "address already in use\n"
+            f"[Errno 98] cannot listen on 127.0.0.1:{base + 7}: Address already in use\n"
         )
         assert listening(base, 20) == [base + 7]
     assert not (tmp_path / "s").exists()

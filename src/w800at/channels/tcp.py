@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 from collections.abc import Callable
 
@@ -21,6 +22,33 @@ log = get_logger("w800at.channel")
 def format_hostport(host: str, port: int) -> str:
     """``host:port``, with IPv6 literals bracketed as in URLs."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to an IP literal (cheaper than asyncio's resolving path, which
+    counts when a fleet opens thousands); the error names the address."""
+    v6 = ":" in host
+    sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if v6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise OSError(
+            exc.errno, f"cannot listen on {format_hostport(host, port)}: {exc.strerror}"
+        ) from None
+    return sock
 
 
 class SingleClientServer:
@@ -44,7 +72,15 @@ class SingleClientServer:
 
     async def listen(self, factory: Callable[[], asyncio.Protocol]) -> int:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(factory, self.host, self.port)
+        sock = _listening_socket(self.host, self.port) if _is_ip(self.host) else None
+        if sock is None:  # a name: asyncio resolves it and binds every address
+            self._server = await loop.create_server(factory, self.host, self.port)
+        else:
+            try:
+                self._server = await loop.create_server(factory, sock=sock)
+            except BaseException:
+                sock.close()
+                raise
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 

@@ -19,12 +19,10 @@ import ipaddress
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dns.asyncresolver
-import dns.exception
-import dns.inet
-import dns.nameserver
-import dns.resolver
+if TYPE_CHECKING:  # dnspython is imported when a manual DNS query is made, not before
+    import dns.asyncresolver
 
 __all__ = [
     "NETWORK_IPV4",
@@ -97,6 +95,10 @@ def _make_resolver(
     Each server gets an equal share of *timeout* per attempt, so a dead first server cannot
     use up the whole budget before the second one is asked.
     """
+    import dns.asyncresolver
+    import dns.inet
+    import dns.nameserver
+
     if not servers:
         raise ResolveError("no DNS servers configured")
     resolver = dns.asyncresolver.Resolver(configure=False)
@@ -117,6 +119,9 @@ async def _resolve_manual(
     name: str, families: tuple[int, ...], servers: Sequence[tuple[str, int]], timeout: float
 ) -> str:
     """Send real A/AAAA queries to the configured servers, within one overall deadline."""
+    import dns.exception
+    import dns.resolver
+
     resolver = _make_resolver(servers, timeout)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -167,6 +172,14 @@ async def resolve(
     return await _resolve_manual(name, families, servers, timeout)
 
 
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_resolv_conf(text: str) -> list[str]:
     """Nameserver addresses from resolv.conf text, in file order, invalid entries skipped."""
     servers: list[str] = []
@@ -174,7 +187,7 @@ def parse_resolv_conf(text: str) -> list[str]:
         fields = line.split()
         if len(fields) >= 2 and fields[0] == "nameserver":
             address = fields[1].split("%", 1)[0]  # drop an IPv6 zone id like %eth0
-            if dns.inet.is_address(address) and address not in servers:
+            if _is_address(address) and address not in servers:
                 servers.append(address)
     return servers
 
