@@ -44,8 +44,6 @@ def test_the_chapter_has_its_three_examples() -> None:
 def test_example_runs_and_prints(index: int, expected: str, tmp_path: Path) -> None:
     script = tmp_path / "example.py"
     script.write_text(BLOCKS[index])
-    r = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, timeout=60, cwd=tmp_path
-    )
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=60, cwd=tmp_path)
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout.decode() == expected  # bytes as printed: CR LF kept
