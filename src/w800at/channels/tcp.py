@@ -13,7 +13,7 @@ import logging
 import socket
 from collections.abc import Callable
 
-from .base import ChannelEvents
+from .base import Channel, ChannelEvents
 
 log = logging.getLogger("w800at.channel")
 
@@ -126,7 +126,7 @@ class _TcpProtocol(asyncio.Protocol):
             self._events.detached()
 
 
-class TcpChannel:
+class TcpChannel(Channel):
     """A TCP listener on ``host:port`` (port 0 = pick one; see ``port``)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:

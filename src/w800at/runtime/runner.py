@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..channels.base import Channel
+from ..channels.base import Channel, apply_uart
 from ..core.actions import Action, ResetNetwork, SaveSettings, SetUart
 from ..core.engine import Engine, Mode
 from ..store import Store
@@ -234,7 +234,7 @@ class Runtime:
                 log.error("cannot save settings: %s", exc)
 
     def _set_uart(self, act: SetUart) -> None:
-        self.channel.set_baud(act.baud)
+        apply_uart(self.channel, act.baud, act.databits, act.stopbits, act.parity, act.flow)
 
     def _reset_network(self) -> None:
         for hook in self._reset_hooks:
