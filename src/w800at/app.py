@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import commands
 from .channels.base import Channel
@@ -15,6 +16,9 @@ from .core.engine import Engine
 from .profiles import Profile
 from .runtime import Runtime, install_features
 from .store import Store
+
+if TYPE_CHECKING:
+    from .channels.pacing import Pacing
 
 log = logging.getLogger("w800at")
 
@@ -29,6 +33,7 @@ async def run_module(
     trace: Path | None = None,
     verbose: bool = False,
     stop: asyncio.Event | None = None,
+    pacing: Pacing | None = None,
 ) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM, or stdin EOF on --stdio)."""
     commands.load_all()
@@ -41,10 +46,17 @@ async def run_module(
         lenient_eol=lenient_eol or config.lenient_eol,
     )
     engine.parts["store_dir"] = store.directory
+    sink = None
     if trace is not None or verbose:
         from .trace import make_sink, wrap_channel
 
-        channel = wrap_channel(channel, make_sink(trace, verbose))
+        sink = make_sink(trace, verbose)
+    if pacing is not None:  # the trace (outside) sees what the module wrote and read
+        from .channels.pacing import wrap_pacing
+
+        channel = wrap_pacing(channel, pacing, sink)
+    if sink is not None:
+        channel = wrap_channel(channel, sink)
     rt = Runtime(engine, channel, store)
     install_features(rt)
     stop = stop or asyncio.Event()

@@ -11,12 +11,16 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .channels.base import Channel
 from .config import Config, ConfigError, load_config
 from .profiles import PROFILES, Profile, get_profile
 from .store import Store, default_store_dir
+
+if TYPE_CHECKING:
+    from .channels.pacing import Pacing
 
 log = logging.getLogger("w800at")
 
@@ -41,7 +45,26 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="a serial-over-TCP (RFC 2217) port; DTR/RTS toggle = reset",
     )
     port.add_argument("--stdio", action="store_true", help="standard input and output")
-    p.add_argument("--baud", type=int, default=115200, help="baud rate for --serial")
+    p.add_argument(
+        "--baud",
+        type=int,
+        default=115200,
+        help="the line rate: --serial's port, and the pace with --pacing (default: 115200)",
+    )
+    p.add_argument(
+        "--pacing",
+        choices=("off", "output", "both"),
+        default="off",
+        help="keep a real UART's pace on any port: the module's output (output), "
+        "and the host's input too, into the module's receive buffer (both) (default: off)",
+    )
+    p.add_argument(
+        "--flow-control",
+        choices=("none", "rtscts"),
+        default="none",
+        help="with --pacing both: rtscts holds the host off when the receive buffer is "
+        "full; none loses the bytes, as a real module does (default: none)",
+    )
     p.add_argument("--profile", choices=sorted(PROFILES), help="dialect (default: w800)")
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="configuration file")
     p.add_argument(
@@ -110,12 +133,13 @@ def serve(args: argparse.Namespace) -> int:
     try:
         profile = get_profile(args.profile or config.profile or "w800")
         channel = _channel_from(args)  # bad HOST:PORT is a usage error, not a crash
+        pacing = _pacing_from(args, profile)
     except ValueError as exc:
         print(f"w800at: {exc}", file=sys.stderr)
         return 2
     store = Store(args.store or default_store_dir())
     try:
-        asyncio.run(_serve(args, channel, config, profile, store))
+        asyncio.run(_serve(args, channel, config, profile, store, pacing))
     except KeyboardInterrupt:  # pragma: no cover - signal handler normally wins
         pass
     except OSError as exc:
@@ -132,14 +156,29 @@ def _channel_from(args: argparse.Namespace) -> Channel:
     if args.serial:
         return open_channel("serial", args.serial, baud=args.baud)
     if args.rfc2217:
-        return open_channel("rfc2217", args.rfc2217)
+        return open_channel("rfc2217", args.rfc2217, baud=args.baud)
     if args.stdio:
         return open_channel("stdio", "")
     return open_channel("pty", args.pty or "./w800.tty")
 
 
+def _pacing_from(args: argparse.Namespace, profile: Profile) -> Pacing | None:
+    from .channels.pacing import pacing_from_options
+    from .uart import UartFrame
+
+    frame = UartFrame(*profile.uart_default)  # data bits, stop bits, parity: the dialect's
+    return pacing_from_options(
+        args.pacing, args.baud, args.flow_control, profile.uart_rx_buffer, frame
+    )
+
+
 async def _serve(
-    args: argparse.Namespace, channel: Channel, config: Config, profile: Profile, store: Store
+    args: argparse.Namespace,
+    channel: Channel,
+    config: Config,
+    profile: Profile,
+    store: Store,
+    pacing: Pacing | None = None,
 ) -> None:
     from .app import run_module
 
@@ -151,4 +190,5 @@ async def _serve(
         lenient_eol=args.lenient_eol,
         trace=args.trace,
         verbose=args.verbose > 0,
+        pacing=pacing,
     )
