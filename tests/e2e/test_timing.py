@@ -12,13 +12,15 @@ crossed the line).
 from __future__ import annotations
 
 import re
+import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import Port, ServeProcess
+from tests.conftest import SERVE_CMD, Port, ServeProcess
 from tests.e2e.test_serve_pty import JOIN_OK, LAB_CONFIG, OK, READY
 from tests.servers.tcp_servers import TcpSinkServer, TcpSourceServer
 
@@ -221,3 +223,29 @@ def test_input_is_taken_at_the_line_rate(serve: Serve) -> None:
         time.sleep(0.1)
         port.send(b"+++")
         time.sleep(0.1)
+
+
+def test_stdio_output_keeps_its_order_after_end_of_input(tmp_path: Path) -> None:
+    """stdio's end of input is no host leaving: the output goes on at the pace and in
+    order (the join's answer comes while AT+CMD?'s is still on the line), byte for byte
+    as without pacing."""
+    script = b'AT+CMD?\r\nAT+CWMODE=1\r\nAT+CWJAP="lab","secret"\r\n'
+    cfg = tmp_path / "lab.toml"
+    cfg.write_text(LAB_CONFIG)
+
+    def run(*extra: str) -> bytes:
+        store = tmp_path / f"store{len(extra)}"
+        r = subprocess.run(
+            [*SERVE_CMD, "serve", "--stdio", "--store", str(store), "--config", str(cfg), *extra],
+            input=script,
+            capture_output=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    plain = run()
+    assert plain.endswith(JOIN_OK + OK)
+    t0 = time.monotonic()
+    assert run("--pacing", "both", "--baud", "9600") == plain
+    assert time.monotonic() - t0 >= len(plain) * 10 / 9600  # paced to the end

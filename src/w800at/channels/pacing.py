@@ -229,12 +229,17 @@ class PacedChannel:
         self._rx_schedule()
 
     async def close(self) -> None:
+        if self._tx_queue and self.stop_on_detach and self._loop is not None:
+            # stdio: the session ended with input; its output still leaves at the pace
+            deadline = self._loop.time() + len(self._tx_queue) * self.frame.byte_time + 1.0
+            while self._tx_queue and self._loop.time() < deadline:
+                await asyncio.sleep(TICK)
         for timer in (self._tx_timer, self._rx_timer):
             if timer is not None:
                 timer.cancel()
         self._tx_timer = self._rx_timer = None
         self._end_loss_episode()
-        if self._tx_queue:  # shutting down: hand over what is left (stdio still prints it)
+        if self._tx_queue:  # shutting down: hand over what is left at once
             data = bytes(self._tx_queue)
             self._tx_queue.clear()
             self.inner.write(data)
@@ -250,9 +255,10 @@ class PacedChannel:
         self._events.attached()
 
     def _on_detached(self) -> None:
-        self._attached = False
         if not self.stop_on_detach:
-            # the host is gone: its unsent output with it (a pending frame still applies)
+            # the host is gone: its unsent output with it (a pending frame still applies).
+            # (stdio's end of input leaves stdout open: output goes on, in order.)
+            self._attached = False
             self._drop_output()
         if self._rx_wire or (self._rx_buf and not self._module_paused):
             # what the host wrote before it left still reaches the module, at the pace
