@@ -185,14 +185,15 @@ def test_uart_cur_switches_the_pace_after_ok(serve: Serve) -> None:
     assert seconds > 0.5  # about 1600 bytes: not instantaneous
 
 
-def test_input_is_taken_at_the_line_rate(serve: Serve) -> None:
+@pytest.mark.parametrize("kind", ["pty", "tcp"])
+def test_input_is_taken_at_the_line_rate(serve: Serve, kind: str) -> None:
     """--pacing both: passthrough bytes reach the peer as fast as a UART delivers them.
 
     The w800 dialect sends a passthrough packet per 512 bytes received, so with a
     multiple of 512 bytes the first packet leaves when byte 512 has crossed the line
     and the last when the last byte has.
     """
-    srv = serve("pty", "--pacing", "both", config=LAB_CONFIG)
+    srv = serve(kind, "--pacing", "both", config=LAB_CONFIG)
     port = joined(srv)
     n = 24 * 512
     payload = pattern(n)
