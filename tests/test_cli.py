@@ -49,6 +49,25 @@ def test_serve_options_parse() -> None:
     assert (d.pty, d.tcp, d.lenient_eol, d.profile, d.baud) == (None, None, False, None, 115200)
 
 
+def test_pacing_options_parse(capsys: pytest.CaptureFixture[str]) -> None:
+    d = build_parser().parse_args(["serve"])
+    assert (d.pacing, d.flow_control) == ("off", "none")
+    a = build_parser().parse_args(
+        ["serve", "--tcp", "1", "--baud", "9600", "--pacing", "both", "--flow-control", "rtscts"]
+    )
+    assert (a.baud, a.pacing, a.flow_control) == (9600, "both", "rtscts")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--pacing", "input"])
+    assert "invalid choice: 'input'" in capsys.readouterr().err
+
+
+def test_bad_baud_with_pacing_exits_2(tmp_path: Path) -> None:
+    r = run_cli("serve", "--pacing", "output", "--baud", "0", "--pty", str(tmp_path / "x.tty"))
+    assert r.returncode == 2
+    assert r.stderr == "w800at: baud rate must be positive, not 0\n"
+    assert not (tmp_path / "x.tty").exists()
+
+
 def test_port_kinds_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args(["serve", "--pty", "x", "--tcp", "1"])

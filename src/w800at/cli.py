@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .channels.base import Channel
@@ -23,7 +24,35 @@ from .module import Module
 from .profiles import PROFILES, get_profile
 from .store import Store, default_store_dir
 
+if TYPE_CHECKING:
+    from .channels.pacing import Pacing
+    from .profiles import Profile
+
 log = get_logger("w800at")
+
+
+def add_timing_options(p: argparse.ArgumentParser) -> None:
+    """``--baud``, ``--pacing``, ``--flow-control`` (serve and fleet)."""
+    p.add_argument(
+        "--baud",
+        type=int,
+        default=115200,
+        help="the line rate: --serial's port, and the pace with --pacing (default: 115200)",
+    )
+    p.add_argument(
+        "--pacing",
+        choices=("off", "output", "both"),
+        default="off",
+        help="keep a real UART's pace on any port: the module's output (output), "
+        "and the host's input too, into the module's receive buffer (both) (default: off)",
+    )
+    p.add_argument(
+        "--flow-control",
+        choices=("none", "rtscts"),
+        default="none",
+        help="with --pacing both: rtscts holds the host off when the receive buffer is "
+        "full; none loses the bytes, as a real module does (default: none)",
+    )
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,7 +75,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="a serial-over-TCP (RFC 2217) port; DTR/RTS toggle = reset",
     )
     port.add_argument("--stdio", action="store_true", help="standard input and output")
-    p.add_argument("--baud", type=int, default=115200, help="baud rate for --serial")
+    add_timing_options(p)
     p.add_argument("--profile", choices=sorted(PROFILES), help="dialect (default: w800)")
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="configuration file")
     p.add_argument(
@@ -152,6 +181,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         profile = get_profile(args.profile or config.profile or "w800")
         channel = _channel_from(args)  # bad HOST:PORT is a usage error, not a crash
+        pacing = pacing_from(args, profile)
     except ValueError as exc:
         print(f"w800at: {exc}", file=sys.stderr)
         return 2
@@ -165,6 +195,7 @@ def serve(args: argparse.Namespace) -> int:
         trace=args.trace,
         transcript=args.transcript,
         verbose=args.verbose > 0,
+        pacing=pacing,
     )
     try:
         asyncio.run(_serve(module))
@@ -222,7 +253,18 @@ def _channel_from(args: argparse.Namespace) -> Channel:
     if args.serial:
         return open_channel("serial", args.serial, baud=args.baud)
     if args.rfc2217:
-        return open_channel("rfc2217", args.rfc2217)
+        return open_channel("rfc2217", args.rfc2217, baud=args.baud)
     if args.stdio:
         return open_channel("stdio", "")
     return open_channel("pty", args.pty or "./w800.tty")
+
+
+def pacing_from(args: argparse.Namespace, profile: Profile) -> Pacing | None:
+    """``--pacing``/``--baud``/``--flow-control`` for this dialect (None: pacing off)."""
+    from .channels.pacing import pacing_from_options
+    from .uart import UartFrame
+
+    frame = UartFrame(*profile.uart_default)  # data bits, stop bits, parity: the dialect's
+    return pacing_from_options(
+        args.pacing, args.baud, args.flow_control, profile.uart_rx_buffer, frame
+    )

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from .channels.base import Channel
+from .channels.pacing import Pacing
 from .commands import FEATURES
 from .config import Config
 from .core.feature import FeatureSet
@@ -74,6 +75,7 @@ class Fleet:
         store_root: Path | None = None,
         trace_dir: Path | None = None,
         lenient_eol: bool | None = None,
+        pacing: Pacing | None = None,
         prefix: str = "w800-",
         features: FeatureSet = FEATURES,
     ) -> None:
@@ -97,6 +99,7 @@ class Fleet:
                     name=name,
                     lenient_eol=lenient_eol,
                     trace=trace_dir / f"{name}.trace" if trace_dir is not None else None,
+                    pacing=pacing,
                     features=features,
                 )
             )

@@ -55,6 +55,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     port.add_argument(
         "--pty-dir", type=Path, metavar="DIR", help="module i on a PTY at DIR/w800-NNNN.tty"
     )
+    from .cli import add_timing_options
+
+    add_timing_options(p)
     p.add_argument("--profile", choices=sorted(PROFILES), help="dialect (default: w800)")
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="configuration file")
     p.add_argument(
@@ -137,6 +140,12 @@ def _check(args: argparse.Namespace, made: list[Path]) -> None:
         _check_dir(args.trace_dir, "--trace-dir", made)
     if args.config is not None:
         load_config(args.config)  # ConfigError: one line
+    from .cli import pacing_from
+
+    try:
+        pacing_from(args, get_profile(args.profile or "w800"))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     _raise_fd_limit(args)
 
 
@@ -191,8 +200,11 @@ def _channel_factory(args: argparse.Namespace) -> tuple[Callable[[int, str], Cha
 
 
 async def _run(args: argparse.Namespace) -> int:
+    from .cli import pacing_from
+
     config = load_config(args.config)
     profile = get_profile(args.profile or config.profile or "w800")
+    pacing = pacing_from(args, profile)
     channel_for, where = _channel_factory(args)
     fleet = Fleet(
         args.count,
@@ -203,6 +215,7 @@ async def _run(args: argparse.Namespace) -> int:
         store_root=args.store or default_store_dir() / "fleet",
         trace_dir=args.trace_dir,
         lenient_eol=args.lenient_eol or config.lenient_eol,
+        pacing=pacing,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -278,6 +291,8 @@ def _worker_argv(args: argparse.Namespace, first: int, count: int) -> list[str]:
             argv += [opt, str(val)]
     if args.lenient_eol:
         argv.append("--lenient-eol")
+    argv += ["--baud", str(args.baud), "--pacing", args.pacing]
+    argv += ["--flow-control", args.flow_control]
     argv += ["-v"] * args.verbose
     return argv
 

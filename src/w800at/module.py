@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 
 from .channels.base import Channel
 from .channels.memory import MemoryChannel, MemoryHost
+from .channels.pacing import Pacing, wrap_pacing
 from .commands import FEATURES
 from .config import Config, host_addresses
 from .core.engine import Engine
@@ -82,6 +83,8 @@ class Module:
       AT port and on every link; ``transcript``: a file that gets the readable
       transcript of the same, live (``w800at trace show``'s rows); ``verbose``: log
       every byte too;
+    - ``pacing``: keep a real UART's pace (`w800at.channels.pacing.Pacing`: the
+      baud rate, output only or both ways, RTS/CTS); None: as fast as the port goes;
     - ``features``: the command set (default: all of them).
     """
 
@@ -98,6 +101,7 @@ class Module:
         trace: TraceSink | str | Path | None = None,
         transcript: str | Path | None = None,
         verbose: bool = False,
+        pacing: Pacing | None = None,
         features: FeatureSet = FEATURES,
     ) -> None:
         self.channel: Channel = channel if channel is not None else MemoryChannel()
@@ -120,6 +124,7 @@ class Module:
         self._trace = trace
         self._transcript = transcript
         self._verbose = verbose
+        self.pacing = pacing
         self.features = features
         #: the asyncio context the module runs in (its name set); see `call`
         self.context: contextvars.Context | None = None
@@ -187,7 +192,8 @@ class Module:
             lenient_eol=self.lenient_eol,
         )
         sink = self._sink()
-        channel = wrap_channel(self.channel, sink)
+        # the trace (outside) records what the module wrote and read, at the line's pace
+        channel = wrap_channel(wrap_pacing(self.channel, self.pacing, sink), sink)
         rt = Runtime(engine, channel, self.store)
         if sink is not None:
             rt.link_tap = TraceLinkTap(sink)

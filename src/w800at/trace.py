@@ -27,7 +27,7 @@ import os
 import time
 from typing import IO, Protocol
 
-from .channels.base import Channel, ChannelEvents
+from .channels.base import Channel, ChannelEvents, apply_uart
 from .log import get_logger
 
 HOST_TO_MODULE = ">>"
@@ -203,6 +203,12 @@ class TracingChannel:
     def set_baud(self, baud: int) -> None:
         self.sink.note(f"baud {baud}")
         self.inner.set_baud(baud)
+
+    def set_uart(
+        self, baud: int, databits: int = 8, stopbits: int = 1, parity: int = 0, flow: int = 0
+    ) -> None:
+        self.sink.note(f"uart {baud},{databits},{stopbits},{parity},{flow}")
+        apply_uart(self.inner, baud, databits, stopbits, parity, flow)
 
     def pause_reading(self) -> None:
         self.inner.pause_reading()

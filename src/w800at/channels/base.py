@@ -11,6 +11,10 @@ Events a channel reports:
 - ``data(bytes)``: bytes from the host, in chunks as large as the OS gives them.
 - ``reset()``: a hardware reset request (RFC 2217 DTR/RTS toggle, like the EN pin).
 
+AT+UART_CUR/DEF reach the channel as ``set_uart(baud, databits, stopbits, parity,
+flow)`` once their ``OK`` was written (`apply_uart` calls it, or ``set_baud`` on an
+older duck-typed channel).
+
 Writes never block the event loop: a channel buffers what the OS does not take at
 once and reports the backlog in ``pending()`` so the runtime can apply
 back-pressure to the network side.
@@ -48,6 +52,14 @@ class Channel(Protocol):
         """Apply a new baud rate (AT+UART_CUR/DEF) where the medium has one; else no-op."""
         ...
 
+    def set_uart(
+        self, baud: int, databits: int = 8, stopbits: int = 1, parity: int = 0, flow: int = 0
+    ) -> None:
+        """Apply AT+UART_CUR/DEF's whole frame (``w800at.uart.UartFrame``'s fields), called
+        once the command's ``OK`` was written.  By default only the rate matters: this
+        calls `set_baud` (a class gets this default by subclassing `Channel`)."""
+        self.set_baud(baud)
+
     def pause_reading(self) -> None:
         """Flow control: stop taking the host's bytes (they wait in the OS buffer, and the
         host's writes block, as behind a dropped RTS line) until `resume_reading`."""
@@ -58,3 +70,20 @@ class Channel(Protocol):
     async def close(self) -> None:
         """Stop, release every OS resource (fds, sockets, symlinks)."""
         ...
+
+
+def apply_uart(
+    channel: Channel,
+    baud: int,
+    databits: int = 8,
+    stopbits: int = 1,
+    parity: int = 0,
+    flow: int = 0,
+) -> None:
+    """``channel.set_uart(...)``, or ``set_baud`` for a channel written before `set_uart`
+    existed (duck-typed, not a `Channel` subclass)."""
+    set_uart = getattr(channel, "set_uart", None)
+    if set_uart is None:
+        channel.set_baud(baud)
+    else:
+        set_uart(baud, databits, stopbits, parity, flow)

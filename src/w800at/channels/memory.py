@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..log import current_module
-from .base import ChannelEvents
+from .base import Channel, ChannelEvents
 
 
 class MemoryHost:
@@ -106,7 +106,7 @@ class MemoryHost:
         return out
 
 
-class MemoryChannel:
+class MemoryChannel(Channel):
     """The module's end (a `w800at.channels.base.Channel`); ``host`` is the other end.
 
     ``attached``: the host is on the line as soon as the module starts (default), so it

@@ -27,7 +27,7 @@ import tty
 from ..log import get_logger
 from ._fdreader import FdReader
 from ._writebuf import FdWriter
-from .base import ChannelEvents
+from .base import Channel, ChannelEvents
 
 log = get_logger("w800at.channel")
 
@@ -41,7 +41,7 @@ READ_ON_MAX = 16
 POLL_INTERVAL = 0.02
 
 
-class PtyChannel:
+class PtyChannel(Channel):
     """A PTY whose slave is published as a symlink at ``link_path``."""
 
     def __init__(self, link_path: str, *, idle_poll_max: float = POLL_INTERVAL) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 import serial.rfc2217 as rfc
 
 from ..log import get_logger
-from .base import ChannelEvents
+from .base import Channel, ChannelEvents
 from .tcp import SingleClientServer, format_hostport
 
 log = get_logger("w800at.channel")
@@ -187,7 +187,7 @@ class _Rfc2217Protocol(asyncio.Protocol):
             self._events.detached()
 
 
-class Rfc2217Channel:
+class Rfc2217Channel(Channel):
     """An RFC 2217 server on ``host:port`` (loopback by default, port 0 allowed)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, baud: int = 115200) -> None:

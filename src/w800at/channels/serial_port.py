@@ -23,7 +23,7 @@ import serial
 from ..log import get_logger
 from ._fdreader import FdReader
 from ._writebuf import GONE_ERRNOS, FdWriter
-from .base import ChannelEvents
+from .base import Channel, ChannelEvents
 
 log = get_logger("w800at.channel")
 
@@ -31,7 +31,7 @@ READ_CHUNK = 65536
 DRAIN_POLL = 0.005
 
 
-class SerialChannel:
+class SerialChannel(Channel):
     """A serial device opened through pyserial at ``baud``, 8N1, no flow control."""
 
     def __init__(self, device: str, baud: int = 115200) -> None:

@@ -29,7 +29,7 @@ import stat
 from ..log import get_logger
 from ._fdreader import FdReader
 from ._writebuf import FdWriter
-from .base import ChannelEvents
+from .base import Channel, ChannelEvents
 
 log = get_logger("w800at.channel")
 
@@ -51,7 +51,7 @@ def _reopen_nonblocking(fd: int) -> int | None:
         return None
 
 
-class StdioChannel:
+class StdioChannel(Channel):
     """stdin -> module, module -> stdout."""
 
     #: read by the app: end of input ends the session (there is no next host)

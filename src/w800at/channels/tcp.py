@@ -14,7 +14,7 @@ import socket
 from collections.abc import Callable
 
 from ..log import get_logger
-from .base import ChannelEvents
+from .base import Channel, ChannelEvents
 
 log = get_logger("w800at.channel")
 
@@ -162,7 +162,7 @@ class _TcpProtocol(asyncio.Protocol):
             self._events.detached()
 
 
-class TcpChannel:
+class TcpChannel(Channel):
     """A TCP listener on ``host:port`` (port 0 = pick one; see ``port``)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:

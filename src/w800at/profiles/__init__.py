@@ -49,6 +49,10 @@ class Profile:
     uart_default: tuple[int, int, int, int, int] = (115200, 8, 1, 0, 0)
     #: default station hostname
     hostname: str = "w800"
+    #: the AT UART's receive buffer (bytes): what the module holds of the host's input
+    #: while it is not reading (``--pacing both``); beyond it, bytes are lost unless RTS
+    #: flow control holds the host off.  Sources are given with each dialect below.
+    uart_rx_buffer: int = 1024
 
 
 W800 = Profile(
@@ -67,6 +71,12 @@ W800 = Profile(
     recvlen_unused="",
     cipv6_default=1,
     hostname="w800",
+    # WinnerMicro WM IoT SDK (the W800's ESP-AT-style AT firmware),
+    # components/wm_atcmd/src/wm_atcmd_init.c: WM_ATCMD_UART_RX_BUF_SIZE 1024, the rx
+    # buffer given to wm_drv_uart_init() for the AT UART.  (The older wm-sdk-w800
+    # firmware, with WinnerMicro's own AT+SKCT command set, rings 4096 bytes:
+    # include/driver/wm_uart.h TLS_UART_RX_BUF_SIZE.)
+    uart_rx_buffer=1024,
 )
 
 ESP_AT = Profile(
@@ -85,6 +95,11 @@ ESP_AT = Profile(
     recvlen_unused="-1",
     cipv6_default=0,
     hostname="espressif",
+    # espressif/esp-at, main/interface/include/at_uart.h: AT_UART_RX_BUFFER_SIZE 2048,
+    # the rx ring buffer of uart_driver_install() for the AT port (ESP32 family; older
+    # main/interface/uart/at_uart_task.c passes 2048 literally).  The UART's 128-byte
+    # hardware FIFO in front of it is not counted.
+    uart_rx_buffer=2048,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (W800, ESP_AT)}

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..channels.base import Channel
+from ..channels.base import Channel, apply_uart
 from ..core.actions import Action, ResetNetwork, SaveSettings, SetUart
 from ..core.engine import Engine, Mode
 from ..core.net_actions import (
@@ -272,7 +272,7 @@ class Runtime:
             self.saver.save(act.snapshot)
 
     def _set_uart(self, act: SetUart) -> None:
-        self.channel.set_baud(act.baud)
+        apply_uart(self.channel, act.baud, act.databits, act.stopbits, act.parity, act.flow)
 
     def _reset_network(self) -> None:
         """The module reboots: every link and the server vanish."""
