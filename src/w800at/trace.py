@@ -96,10 +96,12 @@ class Tracer:
         self.note("trace start")
 
     def record(self, direction: str, data: bytes) -> None:
-        self._file.write(f"{self._clock.stamp()} {direction} {escape_bytes(data)}\n")
+        if not self._file.closed:  # a host may hang up while the module stops
+            self._file.write(f"{self._clock.stamp()} {direction} {escape_bytes(data)}\n")
 
     def note(self, text: str) -> None:
-        self._file.write(f"{self._clock.stamp()} {EVENT} {text}\n")
+        if not self._file.closed:
+            self._file.write(f"{self._clock.stamp()} {EVENT} {text}\n")
 
     def close(self) -> None:
         if self._owns and not self._file.closed:
