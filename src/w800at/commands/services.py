@@ -17,6 +17,9 @@ the runtime performs (`w800at.runtime.services`); each carries the `NameService`
 - The module's clock starts at the epoch when it boots and runs with engine time; before
   the first sync AT+CIPSNTPTIME? prints 1970 in the configured zone (as ``localtime`` on
   the real module does).  A failed sync is retried after 15 s (the shortest interval).
+- The test bench can shift the SNTP servers' clock (`ClockShift`): every answer from
+  then on is that many seconds off; with ``sync_now`` a module whose client is on asks
+  at once (as if its interval had run out), else at its next interval.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ..core.service_actions import Ping, Resolve, SntpSync, SntpTime, effective_
 from ..core.settings import SettingDef
 from ..core.sntp_time import Timezone, format_asctime, parse_timezone
 from ..core.state import ServiceState
+from ..core.world import ClockShift, WorldEvent
 from ..log import get_logger
 from .wifi import CIPV6
 
@@ -181,7 +185,7 @@ def _sync(m: Engine, st: ServiceState, generation: int, servers: tuple[str, ...]
     if generation != st.generation:
         return None  # reconfigured or rebooted meanwhile
     if isinstance(result, SntpTime):
-        st.clock_unix, st.clock_at = result.unix, m.now
+        st.clock_unix, st.clock_at = result.unix + m.world.sntp_offset, m.now
         log.info("SNTP time from %s", result.server)
         _schedule(m, m.settings.int(SNTPINTV))
     else:
@@ -234,6 +238,16 @@ def _sntpintv_s(m: Engine, a: Args) -> None:
     m.settings.set(SNTPINTV, interval)
     if m.has_timer(_SNTP_TIMER):  # waiting for the next sync: count the new interval now
         _schedule(m, interval)
+
+
+def _on_world(m: Engine, ev: WorldEvent) -> bool:
+    if not isinstance(ev, ClockShift):
+        return False
+    m.world.sntp_offset += ev.seconds
+    if ev.sync_now and m.settings.get(SNTPCFG)["enable"]:
+        m.cancel_timer(_SNTP_TIMER)
+        _start_sync(m)
+    return True
 
 
 def _boot(m: Engine) -> None:
@@ -291,4 +305,5 @@ FEATURE = Feature(
     ),
     settings=(CIPDNS, SNTPCFG, SNTPINTV),
     on_boot=_boot,
+    on_world=_on_world,
 )

@@ -4,6 +4,18 @@ AT+CIPSTA, AT+CIPSTAMAC, AT+CIFSR, AT+CWAUTOCONN, AT+CWHOSTNAME, AT+CWDHCP, AT+C
 Access points come from the configuration; with none configured any SSID joins with
 any password.  Once "joined", the station's addresses are the host's own (or those
 configured), because the links really leave from this host.
+
+World events (`w800at.core.world`, the test bench) land in `_on_world`: an AP that
+vanishes (or changes its password) under the station takes the same path as any other
+loss of the network (``WIFI DISCONNECT``, every feature's ``on_wifi_down``: links
+``CLOSED``), then AT+CWAUTOCONN=1 rejoins the saved AP every `Profile.reconnect_interval`
+seconds until it is back (nothing printed for attempts that fail; ``WIFI CONNECTED``,
+``WIFI GOT IP`` once one succeeds).  Joins can be made to fail (`NextJoin`): ``timeout``
+and ``no_dhcp`` take the join's ``<jap_timeout>`` (default 15 s) and answer
+``+CWJAP:1``; ``no_dhcp`` first says ``WIFI CONNECTED`` and leaves the station
+associated without an address (AT+CWSTATE? 1).  New addresses from the network
+(`StationChange`) are announced with ``WIFI GOT IP``; TCP and SSL links bound to the old
+IPv4 address end (``CLOSED``), as lwIP aborts them; UDP links stay.
 """
 
 from __future__ import annotations
@@ -11,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from ..core import render
 from ..core.actions import Sleep
@@ -21,6 +34,16 @@ from ..core.params import Args, Int, Str
 from ..core.registry import Command, Final, Task
 from ..core.settings import SettingDef
 from ..core.state import AccessPoint, Station, StationAddresses, WifiState
+from ..core.world import (
+    ApAppear,
+    ApChange,
+    ApVanish,
+    JoinOutcome,
+    NextJoin,
+    StationChange,
+    WorldError,
+    WorldEvent,
+)
 
 CWMODE = SettingDef("cwmode", 1)
 AUTOCONN = SettingDef("cwautoconn", 1, "always")
@@ -54,10 +77,10 @@ def addresses(m: Engine) -> StationAddresses:
 
 
 def find_ap(m: Engine, ssid: str) -> AccessPoint | None:
-    aps = m.options.access_points
-    if not aps:
+    ap = next((ap for ap in m.options.access_points if ap.ssid == ssid), None)
+    if ap is None and m.world.any_ssid and ssid not in m.world.gone:
         return AccessPoint(ssid=ssid)  # none configured: any SSID joins
-    return next((ap for ap in aps if ap.ssid == ssid), None)
+    return ap
 
 
 def _drop_station(m: Engine) -> None:
@@ -76,21 +99,47 @@ def _cancelled(m: Engine, station: Station, attempt: int) -> bool:
     return m.station is not station or station.attempt != attempt
 
 
-def join(m: Engine, ssid: str, password: str, bssid: str | None, *, report: bool = True) -> Task:
+#: the +CWJAP code of each forced outcome (NO_DHCP: the wait for an address times out)
+_OUTCOME_CODES = {
+    JoinOutcome.TIMEOUT: JAP_TIMEOUT,
+    JoinOutcome.WRONG_PASSWORD: JAP_WRONG_PASSWORD,
+    JoinOutcome.NO_AP: JAP_NO_AP,
+    JoinOutcome.FAIL: JAP_FAILED,
+    JoinOutcome.NO_DHCP: JAP_TIMEOUT,
+}
+
+
+def join(
+    m: Engine,
+    ssid: str,
+    password: str,
+    bssid: str | None,
+    *,
+    report: bool = True,
+    timeout: float | None = None,
+) -> Task:
     """Associate, then DHCP.  Returns None on success or FAIL; ``report``: print the
     ``+CWJAP:<code>`` line of a failure (AT+CWJAP does; the boot-time auto-join does not,
-    there is no command for such a line to answer)."""
+    there is no command for such a line to answer).  ``timeout``: AT+CWJAP's
+    ``<jap_timeout>``, how long a join the network does not answer waits."""
     _drop_station(m)
     station, attempt = m.station, m.station.attempt
     m.station.state = WifiState.CONNECTING
     m.station.ap = None
     m.station.target = ssid
-    yield Sleep(m.profile.join_time)
+    forced = m.world.take_join()
+    outcome, delay = forced if forced is not None else (None, None)
+    wait = (
+        delay if delay is not None else timeout if timeout is not None else m.profile.join_timeout
+    )
+    yield Sleep(wait if outcome is JoinOutcome.TIMEOUT else m.profile.join_time)
     if _cancelled(m, station, attempt):
         return Final.FAIL
     ap = find_ap(m, ssid)
     code: int | None = None
-    if ap is None or (bssid and bssid.lower() != ap.bssid.lower()):
+    if outcome is not None and outcome is not JoinOutcome.NO_DHCP:
+        code = _OUTCOME_CODES[outcome]
+    elif ap is None or (bssid and bssid.lower() != ap.bssid.lower()):
         code = JAP_NO_AP
     elif ap.fail:
         code = ap.fail
@@ -99,11 +148,18 @@ def join(m: Engine, ssid: str, password: str, bssid: str | None, *, report: bool
     if code is not None or ap is None:
         m.station.state = WifiState.DISCONNECTED
         if report:
-            m.emit(render.info("+CWJAP", code))
+            m.emit(render.info("+CWJAP", code if code is not None else JAP_NO_AP))
         return Final.FAIL
     m.station.state = WifiState.CONNECTED_NO_IP
     m.station.ap = ap
     m.emit(render.WIFI_CONNECTED)
+    if outcome is JoinOutcome.NO_DHCP:  # associated, but no lease ever comes
+        yield Sleep(wait)
+        if _cancelled(m, station, attempt):
+            return Final.FAIL
+        if report:
+            m.emit(render.info("+CWJAP", JAP_TIMEOUT))
+        return Final.FAIL
     yield Sleep(m.profile.dhcp_time)
     if _cancelled(m, station, attempt):  # left meanwhile
         return Final.FAIL
@@ -147,7 +203,14 @@ def _need_station(m: Engine) -> None:
 
 def _cwjap_s(m: Engine, a: Args) -> Task:
     _need_station(m)
-    return join(m, a.str("ssid"), a.str("pwd"), a.opt_str("bssid"))
+    timeout = a.opt_int("jap_timeout")
+    return join(
+        m,
+        a.str("ssid"),
+        a.str("pwd"),
+        a.opt_str("bssid"),
+        timeout=float(timeout) if timeout is not None else None,
+    )
 
 
 def _cwjap_x(m: Engine) -> Task:
@@ -183,9 +246,11 @@ def _cwqap(m: Engine) -> Final:
 
 
 def _visible_aps(m: Engine) -> list[AccessPoint]:
-    if m.options.access_points:
-        return list(m.options.access_points)
-    return [m.station.ap] if m.station.ap is not None else []
+    aps = list(m.options.access_points)
+    cur = m.station.ap
+    if cur is not None and m.world.any_ssid and all(ap.ssid != cur.ssid for ap in aps):
+        aps.append(cur)  # the made-up AP of an "any SSID joins" world, while joined
+    return aps
 
 
 def _cwlap(m: Engine, ssid: str | None = None) -> Task:
@@ -331,14 +396,155 @@ def _dhcp_s(m: Engine, a: Args) -> None:
         m.settings.set(STATIC_IP, None)
 
 
-def _autojoin(m: Engine) -> None:
-    """Boot hook: AT+CWAUTOCONN=1 joins the saved AP in the background."""
+def _saved_join(m: Engine) -> dict[str, Any] | None:
+    """The saved AP, when AT+CWAUTOCONN=1 says to join it by itself."""
     saved = m.settings.get(JOIN)
     if not (m.settings.int(AUTOCONN) and saved and station_mode(m)):
+        return None
+    return dict(saved)
+
+
+def _autojoin(m: Engine) -> None:
+    """Boot hook: AT+CWAUTOCONN=1 joins the saved AP in the background."""
+    saved = _saved_join(m)
+    if saved is None:
         return
     m.spawn(
         join(m, saved["ssid"], saved["password"], saved["bssid"] or None, report=False), "auto-join"
     )
+
+
+# --- the world changes (the test bench) --------------------------------------------
+
+
+def _lost_ap(m: Engine) -> None:
+    """The AP went away under the station: down, then rejoin per AT+CWAUTOCONN."""
+    _drop_station(m)
+    saved = _saved_join(m)
+    if saved is not None:
+        m.spawn(_reconnect(m, m.station, saved), "auto-reconnect")
+
+
+def _reconnect(m: Engine, station: Station, saved: dict[str, Any]) -> Task:
+    """Rejoin the saved AP every `Profile.reconnect_interval` s until it works, or until
+    the host joins, leaves, changes the mode, or the module reboots."""
+    while True:
+        mark = station.attempt
+        yield Sleep(m.profile.reconnect_interval)
+        if m.station is not station or station.attempt != mark:
+            return None  # the host (or a reboot) took over
+        result = yield from join(
+            m, saved["ssid"], saved["password"], saved["bssid"] or None, report=False
+        )
+        if result is None or m.station is not station or station.attempt != mark + 1:
+            return None  # joined, or overtaken while trying
+
+
+def _set_aps(m: Engine, aps: list[AccessPoint]) -> None:
+    """The engine's own list from now on (options may be shared by a fleet)."""
+    m.options = replace(m.options, access_points=aps)
+
+
+def _on_ap(m: Engine, ssid: str) -> bool:
+    st = m.station
+    return (
+        st.ap is not None
+        and st.ap.ssid == ssid
+        and st.state
+        in (
+            WifiState.CONNECTED_NO_IP,
+            WifiState.GOT_IP,
+        )
+    )
+
+
+def _replace_ap(m: Engine, ap: AccessPoint) -> None:
+    """``ap`` in the list (where its SSID was, else last)."""
+    aps = list(m.options.access_points)
+    at = next((i for i, a in enumerate(aps) if a.ssid == ap.ssid), None)
+    if at is None:
+        aps.append(ap)
+    else:
+        aps[at] = ap
+    _set_aps(m, aps)
+
+
+def _ap_appear(m: Engine, ap: AccessPoint) -> None:
+    _replace_ap(m, ap)
+    m.world.gone.discard(ap.ssid)
+
+
+def _ap_vanish(m: Engine, ssid: str | None) -> None:
+    if ssid is None:  # "wifi drop": the AP the station is on
+        st = m.station
+        if st.ap is None or st.state not in (WifiState.CONNECTED_NO_IP, WifiState.GOT_IP):
+            raise WorldError("the station is not on an access point")
+        ssid = st.ap.ssid
+    listed = any(a.ssid == ssid for a in m.options.access_points)
+    if not listed and not (m.world.any_ssid and ssid not in m.world.gone):
+        raise WorldError(f"no access point {ssid!r}")
+    _set_aps(m, [a for a in m.options.access_points if a.ssid != ssid])
+    if m.world.any_ssid:
+        m.world.gone.add(ssid)
+    if _on_ap(m, ssid):
+        _lost_ap(m)
+
+
+def _ap_change(m: Engine, ev: ApChange) -> None:
+    old = next((a for a in m.options.access_points if a.ssid == ev.ssid), None)
+    if old is None:
+        cur = m.station.ap
+        if m.world.any_ssid and cur is not None and cur.ssid == ev.ssid:
+            old = cur  # the made-up AP the station is on becomes a listed one
+        else:
+            raise WorldError(f"no access point {ev.ssid!r}")
+    new = replace(
+        old,
+        rssi=old.rssi if ev.rssi is None else ev.rssi,
+        password=old.password if ev.password is None else ev.password,
+        channel=old.channel if ev.channel is None else ev.channel,
+        ecn=old.ecn if ev.ecn is None else ev.ecn,
+    )
+    _replace_ap(m, new)
+    if not _on_ap(m, ev.ssid):
+        return
+    if new.password != old.password:  # the AP is reconfigured: its clients are dropped
+        _lost_ap(m)
+    else:
+        m.station.ap = new
+
+
+def _station_change(m: Engine, addrs: StationAddresses) -> None:
+    m.options = replace(m.options, addresses=addrs)
+    st = m.station
+    if st.state is not WifiState.GOT_IP or st.addr is None or m.settings.get(STATIC_IP):
+        return  # not joined (the next join gets them), or a static address (no DHCP)
+    old = st.addr
+    new = addresses(m)
+    if not (m.settings.int(CIPV6) and st.ap is not None and st.ap.ipv6):
+        new = replace(new, ip6_ll=None, ip6_gl=None)
+    st.addr = new
+    if new.ip != old.ip:
+        m.links.lost_all(streams_only=True)  # lwIP aborts TCP PCBs on the old address
+        m.emit(render.WIFI_GOT_IP)
+    if new.ip6_gl and new.ip6_gl != old.ip6_gl:
+        m.emit(render.WIFI_GOT_IP6_GL)
+
+
+def _on_world(m: Engine, ev: WorldEvent) -> bool:
+    if isinstance(ev, ApAppear):
+        _ap_appear(m, ev.ap)
+    elif isinstance(ev, ApVanish):
+        _ap_vanish(m, ev.ssid)
+    elif isinstance(ev, ApChange):
+        _ap_change(m, ev)
+    elif isinstance(ev, NextJoin):
+        m.world.joins.extend([(ev.outcome, ev.delay)] * ev.count)
+    elif isinstance(ev, StationChange):
+        _station_change(m, ev.addresses)
+    else:
+        return False
+    return True
 
 
 FEATURE = Feature(
@@ -428,4 +634,5 @@ FEATURE = Feature(
     ),
     settings=(CWMODE, AUTOCONN, JOIN, HOSTNAME, DHCP, STATIC_IP, STA_MAC, CIPV6),
     on_boot=_autojoin,
+    on_world=_on_world,
 )

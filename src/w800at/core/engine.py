@@ -34,6 +34,7 @@ from .params import Args, LinkScope, Signature, bind, parse_tokens
 from .registry import Final, Task
 from .settings import SYSLOG, Settings
 from .state import ServerState, ServiceState, Station
+from .world import World, WorldError, WorldEvent
 
 log = get_logger("w800at.engine")
 
@@ -61,6 +62,13 @@ class Mode(Enum):
     COMMAND = "command"
     PAYLOAD = "payload"
     DATA = "data"
+
+
+class LineObserver(Protocol):
+    """Sees every complete command line before the engine acts on it (the test
+    bench's scenario rules); may change the engine (a fault, a reboot)."""
+
+    def line(self, raw: bytes) -> None: ...
 
 
 class DataSink(Protocol):
@@ -139,6 +147,14 @@ class Engine:
         self.server: ServerState | None = None
         #: the network services' state (the SNTP clock)
         self.services = ServiceState(clock_at=now)
+        #: the world around the module (the test bench changes it: `apply_world`)
+        self.world = World(any_ssid=not self.options.access_points)
+        #: sees every command line first (None: nobody; one attribute check per line)
+        self.observer: LineObserver | None = None
+        #: answer ``busy p...`` to this many more command lines (the test bench)
+        self.forced_busy = 0
+        #: counts boots: an observer that rebooted the module ends the line it saw
+        self.boots = 0
 
     # ------------------------------------------------------------------ runtime API
 
@@ -146,6 +162,27 @@ class Engine:
         """Power is applied (first host attach): boot, then ``ready``."""
         self.now = now
         self._boot()
+
+    def power_off(self, now: float) -> None:
+        """Power is removed: links and server vanish, the module hears nothing until
+        `power_on` (unsaved settings are lost then, as after any boot)."""
+        self.now = now
+        self._run_hooks(self.features.on_reset, "reset")
+        self.links = LinkTable(self)
+        self.server = None
+        self.act(ResetNetwork())
+        self._halt()
+        self.mode = Mode.OFF
+
+    def apply_world(self, event: WorldEvent, now: float) -> None:
+        """A world event (`w800at.core.world`): every feature's ``on_world`` in
+        order.  Raises `WorldError` when it cannot apply (nothing is changed then)."""
+        self.now = now
+        handled = False
+        for hook in self.features.on_world:
+            handled = hook(self, event) or handled
+        if not handled:
+            raise WorldError(f"no feature handles {type(event).__name__}")
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Bytes from the host, in any chunking: the result never depends on it."""
@@ -276,7 +313,14 @@ class Engine:
     # ------------------------------------------------------------------ internals
 
     def _boot(self) -> None:
+        self._halt()
+        self.boots += 1
         self.mode = Mode.BOOTING
+        self.set_timer("boot", self.now + self.profile.boot_time, self._ready)
+
+    def _halt(self) -> None:
+        """Everything running stops: lines, payloads, tasks, timers; settings and
+        station as after power-up."""
         self._line.clear()
         self._line_over = False
         self._cr_held = False
@@ -289,7 +333,6 @@ class Engine:
         self.echo = True
         self.settings.boot()
         self.station = Station()
-        self.set_timer("boot", self.now + self.profile.boot_time, self._ready)
 
     def _ready(self) -> None:
         self.mode = Mode.COMMAND
@@ -364,7 +407,16 @@ class Engine:
 
     def _line_ready(self, raw: bytes, over: bool) -> None:
         """A complete line (terminator included): run it, or ``busy p...`` if busy."""
+        observer = self.observer
+        if observer is not None:
+            boots = self.boots
+            observer.line(raw)
+            if self.boots != boots or self.mode is not Mode.COMMAND:
+                return  # the observer rebooted the module: this line is gone
         if self._foreground is not None:
+            self.emit(render.BUSY)
+        elif self.forced_busy:
+            self.forced_busy -= 1  # the test bench: answered as if a command were running
             self.emit(render.BUSY)
         else:
             self._run_line(raw, over)

@@ -20,8 +20,10 @@ from .settings import CORE_SETTINGS, SettingDef, default_values
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .world import WorldEvent
 
 Hook = Callable[["Engine"], None]
+WorldHook = Callable[["Engine", "WorldEvent"], bool]
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Feature:
     on_reset: Hook | None = None
     #: the station lost its network (AT+CWQAP, the AP vanished, AT+CWMODE=0/2)
     on_wifi_down: Hook | None = None
+    #: a world event (`w800at.core.world`): returns True if this feature handled it
+    on_world: WorldHook | None = None
 
 
 class FeatureSet:
@@ -62,6 +66,7 @@ class FeatureSet:
         self.on_wifi_down = tuple(
             f.on_wifi_down for f in self.features if f.on_wifi_down is not None
         )
+        self.on_world = tuple(f.on_world for f in self.features if f.on_world is not None)
         self._defaults: dict[str, Mapping[str, Any]] = {}
 
     def defaults(self, profile: Profile) -> Mapping[str, Any]:

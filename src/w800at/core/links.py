@@ -287,11 +287,12 @@ class LinkTable:
             self._resume_if_paused(link)
             self.m.emit(render.closed(self.wire_id(link.id)))
 
-    def lost_all(self) -> None:
+    def lost_all(self, *, streams_only: bool = False) -> None:
         """The station lost its network: every link ends (``CLOSED``; in passthrough
-        the link is re-established once the station is back, as after a peer close)."""
+        the link is re-established once the station is back, as after a peer close).
+        ``streams_only``: TCP and SSL links only (the station's address changed)."""
         for link in list(self.links.values()):
-            if link.state is LinkState.OPEN:
+            if link.state is LinkState.OPEN and not (streams_only and link.udp):
                 self.m.act(Close(link.id))
                 self._lost(link)
 

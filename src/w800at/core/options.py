@@ -3,9 +3,24 @@ from the AT port).  Built by `w800at.config` from the TOML file and the host."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from .state import AccessPoint, StationAddresses
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    """What the world's DNS says for one name (the test bench's overrides): these
+    addresses, or NXDOMAIN, or nothing at all (the query times out)."""
+
+    addresses: tuple[str, ...] = ()
+    nxdomain: bool = False
+    no_answer: bool = False
+
+
+_NO_DNS: Mapping[str, DnsAnswer] = MappingProxyType({})
 
 
 @dataclass
@@ -32,3 +47,7 @@ class ModuleOptions:
     #: (the wildcard, every interface), or an IP literal.  See
     #: w800at.runtime.net_sockopts.udp_bind_address.
     udp_bind: str = "auto"
+    #: DNS overrides, by lower-case name without a trailing dot: every name the module
+    #: resolves (AT+CIPDOMAIN, AT+CIPSTART, AT+PING, SNTP, UDP sends) is looked up here
+    #: first, whatever AT+CIPDNS says (see w800at.runtime.services.resolve_name)
+    dns: Mapping[str, DnsAnswer] = field(default_factory=lambda: _NO_DNS)

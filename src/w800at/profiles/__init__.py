@@ -43,6 +43,12 @@ class Profile:
     #: seconds for AT+CWJAP: association, then DHCP
     join_time: float = 0.2
     dhcp_time: float = 0.1
+    #: AT+CWJAP's <jap_timeout> default (seconds): how long a join that gets no
+    #: answer (or no DHCP lease) waits before ``+CWJAP:1`` (ESP-AT: 15)
+    join_timeout: float = 15.0
+    #: seconds between the attempts to rejoin an AP that vanished, with AT+CWAUTOCONN=1
+    #: (ESP-AT's AT+CWJAP <reconn_interval> default: 1 s)
+    reconnect_interval: float = 1.0
     #: AT+CWJAP? when no AP is joined answers this line before OK (None: plain ERROR)
     cwjap_query_idle: str | None = "No AP"
     #: default AT+UART_CUR / DEF: baud, data bits, stop bits, parity, flow control
