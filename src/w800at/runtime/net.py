@@ -79,6 +79,8 @@ class NetFeature:
             return
         del self.links[link.link_id]
         self._tap_event(link, f"closed ({reason})")
+        if self.rt.link_faults is not None:
+            self.rt.link_faults.link_gone(link)
         rt = self.rt
         rt.engine.link_closed(link.link_id, reason, rt.now())
         rt.pump()
@@ -122,6 +124,9 @@ class NetFeature:
             link.tap.event(link.link_id, f"open {link.kind} {peer[0]}:{peer[1]}")
         link.host_paused = self.host_paused
         link.apply_reading()
+        book = self.rt.link_faults
+        if book:
+            book.on_register(link)
 
     def adopt(self, link_id: int, kind: str, transport: asyncio.BaseTransport) -> StreamLink:
         """Make an accepted TCP/SSL connection link ``link_id`` (see the module docstring)."""
@@ -168,6 +173,9 @@ class NetFeature:
         base, v6 = act.kind.removesuffix("v6"), act.kind.endswith("v6")
         async with asyncio.timeout(self.rt.engine.options.net_timeout):
             ip = await self.resolve(act.host, v6, act.names)
+            book = self.rt.link_faults
+            if book:
+                await book.on_connect(act, ip)
             if base == "UDP":
                 link, transport = await self._open_udp(act, ip)
             else:
@@ -189,6 +197,7 @@ class NetFeature:
 
     async def _open_udp(self, act: Connect, ip: str) -> tuple[Link, Any]:
         link = DatagramLink(self, act.link_id, act.kind)
+        link.asked = (act.host, act.port)
         link.held = True
         link.remote = (ip, act.port)
         link.peer = link.remote
@@ -198,6 +207,7 @@ class NetFeature:
 
     async def _open_stream(self, act: Connect, ip: str, secure: bool) -> tuple[Link, Any]:
         link = StreamLink(self, act.link_id, act.kind)
+        link.asked = (act.host, act.port)
         link.held = True
         ctx = None
         sni: str | None = None
@@ -279,6 +289,8 @@ class NetFeature:
         if link is not None:
             link.close()
             self._tap_event(link, "closed (by the module)")
+            if self.rt.link_faults is not None:
+                self.rt.link_faults.link_gone(link)
         self._done(act, None)
 
     def set_reading(self, act: SetReading) -> None:
@@ -314,6 +326,8 @@ class NetFeature:
             with contextlib.suppress(Exception):
                 link.abort()
             self._tap_event(link, "closed (module reset)")
+            if self.rt.link_faults is not None:
+                self.rt.link_faults.link_gone(link)
 
     def shutdown(self) -> None:
         self.closed = True

@@ -5,6 +5,10 @@ The seam: every byte from the module to the peer leaves through one method
 through one (`Link._rx`), TLS links included (above the TLS layer: the bytes the AT
 side sees).  The per-link counters (`Link.bytes_up`, `Link.bytes_down`) and the
 optional `LinkTap` (a trace) hang there; with no tap, one attribute check per chunk.
+The test bench's link faults (`w800at.runtime.link_faults`) hang there too: with a
+fault on the link (``link.faults``), the bytes go through its toxics first and reach
+the peer (`_put_up`) or the module (`_put_down`) when and as they let them; the
+counters and the tap then see what really passed.  With none, one attribute check.
 
 Protocols, not streams: ``data_received`` hands each chunk the kernel gave us (up to
 256 KiB) straight to the engine, with no extra copies or tasks.  A link reports to
@@ -27,12 +31,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import socket
 import ssl
+import struct
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..log import get_logger
+
+if TYPE_CHECKING:
+    from .link_faults import LinkFaults
 
 log = get_logger("w800at.net")
 
@@ -91,15 +101,36 @@ class Link:
         self.tap: LinkTap | None = None
         #: paused until a later loop turn (`LoopReads`: many links read at once)
         self.turn_paused = False
+        #: the test bench's faults on this link (None: none, the seam is plain)
+        self.faults: LinkFaults | None = None
+        #: what AT+CIPSTART asked for (host as given, port): a fault's remote matches it
+        self.asked: tuple[str, int] | None = None
+        #: why the link ended, when a fault ended it ("reset", "closed")
+        self.end_reason: str | None = None
 
     def _rx(self, data: bytes, addr: tuple[str, int]) -> None:
         """THE way bytes from the peer enter the module (see the module docstring)."""
+        if self.closing:
+            return
+        if self.faults is not None:
+            self.faults.recv_down(data, addr)
+            return
+        self.bytes_down += len(data)
+        if self.tap is not None:
+            self.tap.down(self.link_id, data)
+        self.deliver(data, addr)
+
+    def _put_down(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Bytes a fault let through toward the module, now."""
         if self.closing:
             return
         self.bytes_down += len(data)
         if self.tap is not None:
             self.tap.down(self.link_id, data)
         self.deliver(data, addr)
+
+    def _put_up(self, data: bytes, meta: Any) -> None:
+        raise NotImplementedError
 
     def deliver(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.closing:
@@ -231,6 +262,9 @@ class StreamLink(Link, asyncio.BufferedProtocol):
         #: sends waiting for room in the stack (the buffer is past its mark), in order
         self._waiting: collections.deque[tuple[asyncio.Future[int], bytes]] = collections.deque()
         self._blocked = False
+        #: who holds sends back: the transport's buffer, a fault's queue (bandwidth...)
+        self._transport_full = False
+        self._fault_full = False
         #: bytes accepted by `send_later` and not yet handed to the transport
         self._later = 0
         #: set by connection_made when a post-handshake check failed (SSL name)
@@ -276,14 +310,59 @@ class StreamLink(Link, asyncio.BufferedProtocol):
         self._fail_waiters(LinkGone(f"link {self.link_id} closed"))
         if not self.closing:
             self.closing = True
-            self.owner.link_lost(self, "reset" if exc is not None else "closed")
+            reason = self.end_reason or ("reset" if exc is not None else "closed")
+            self.owner.link_lost(self, reason)
 
     def pause_writing(self) -> None:
+        self._transport_full = True
         self._blocked = True
 
     def resume_writing(self) -> None:
-        self._blocked = False
-        self._write_waiting()
+        self._transport_full = False
+        if not self._fault_full:
+            self._blocked = False
+            self._write_waiting()
+
+    # --- the test bench's faults (w800at.runtime.link_faults)
+
+    def fault_hold(self, full: bool) -> None:
+        """A fault holds more than the stack's buffer (or no longer): sends wait."""
+        self._fault_full = full
+        if full:
+            self._blocked = True
+        elif not self._transport_full:
+            self._blocked = False
+            self._write_waiting()
+
+    def fault_reset(self) -> None:
+        """End the link with a RST (the peer gets ECONNRESET; the module ``CLOSED``),
+        once what the transport holds has left."""
+        t = self.transport
+        if t is None or self.closing or t.is_closing():
+            return
+        self.end_reason = "reset"
+        sock = t.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._abort_drained(200)
+
+    def _abort_drained(self, tries: int) -> None:
+        t = self.transport
+        if self.closing or t.is_closing():
+            return
+        if t.get_write_buffer_size() and tries > 0:
+            asyncio.get_running_loop().call_later(0.005, self._abort_drained, tries - 1)
+            return
+        t.abort()
+
+    def fault_close(self) -> None:
+        """End the link with a FIN (after what the transport holds)."""
+        t = self.transport
+        if t is None or self.closing or t.is_closing():
+            return
+        self.end_reason = "closed"
+        t.close()
 
     # --- sending
 
@@ -315,6 +394,8 @@ class StreamLink(Link, asyncio.BufferedProtocol):
         t = self.transport
         if t is not None and not self.closing and not t.is_closing():
             self._write_waiting(all_of_them=True)
+            if self.faults is not None:
+                self.faults.flush_up()
         super().close()
 
     def can_send_later(self) -> bool:
@@ -352,10 +433,23 @@ class StreamLink(Link, asyncio.BufferedProtocol):
 
     def _write(self, data: bytes) -> None:
         """THE way bytes leave toward the peer (see the module docstring)."""
+        if self.faults is not None:
+            self.faults.send_up(data, None)
+            return
         self.bytes_up += len(data)
         if self.tap is not None:
             self.tap.up(self.link_id, data)
         self.transport.write(data)
+
+    def _put_up(self, data: bytes, meta: Any) -> None:
+        """Bytes a fault let through toward the peer, now."""
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        self.bytes_up += len(data)
+        if self.tap is not None:
+            self.tap.up(self.link_id, data)
+        t.write(data)
 
     def _fail_waiters(self, exc: BaseException) -> None:
         waiting, self._waiting = self._waiting, collections.deque()
@@ -395,7 +489,20 @@ class DatagramLink(Link, asyncio.DatagramProtocol):
 
     def _write(self, data: bytes, dest: tuple[str, int]) -> None:
         """THE way datagrams leave toward a peer (see the module docstring)."""
+        if self.faults is not None:
+            self.faults.send_up(data, dest)
+            return
         self.bytes_up += len(data)
         if self.tap is not None:
             self.tap.up(self.link_id, data)
         self.transport.sendto(data, dest)
+
+    def _put_up(self, data: bytes, meta: Any) -> None:
+        """A datagram a fault let through toward its peer, now."""
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        self.bytes_up += len(data)
+        if self.tap is not None:
+            self.tap.up(self.link_id, data)
+        t.sendto(data, meta)

@@ -30,6 +30,7 @@ from ..core.net_actions import (
 from ..core.service_actions import Ping, Resolve, SntpSync
 from ..log import get_logger
 from ..store import Store
+from .link_faults import FaultBook
 from .net import NetFeature
 from .net_links import LinkTap
 from .server import ServerFeature
@@ -84,6 +85,8 @@ class Runtime:
         self.saver = Saver(store) if store is not None else None
         self.loop = asyncio.get_running_loop()
         self.powered = False
+        #: loop time of the first power-on
+        self.powered_at: float | None = None
         self.closing = False
         self.stopped = asyncio.Event()
         #: set by the module for channels whose detach ends the session (stdio EOF)
@@ -100,6 +103,8 @@ class Runtime:
         self.tasks: set[asyncio.Task[Any]] = set()
         #: every link's bytes and events go here too when set (a trace)
         self.link_tap: LinkTap | None = None
+        #: the test bench's link faults (None until the first is installed)
+        self.link_faults: FaultBook | None = None
         self.net = NetFeature(self)
         self.server = ServerFeature(self)
         self.services = ServiceFeature(self)
@@ -171,6 +176,7 @@ class Runtime:
         log.info("host attached")
         if not self.powered:
             self.powered = True
+            self.powered_at = self.now()
             self.engine.power_on(self.now())
         self.pump()
 

@@ -4,15 +4,20 @@
 (AT+CIPDOMAIN, AT+CIPSTART, UDP sends, AT+PING, SNTP servers): the action's
 `NameService` says how — with AT+CIPDNS=1 the query goes to exactly the configured
 servers (real DNS over UDP/TCP, on `ModuleOptions.dns_port`), otherwise to the host's
-own resolver; AT+CIPV6=0 rules out IPv6 answers everywhere.
+own resolver; AT+CIPV6=0 rules out IPv6 answers everywhere.  The test bench's DNS
+overrides (`ModuleOptions.dns`) come first, in either mode: a name there gets exactly
+the addresses given (those of the family asked for), NXDOMAIN, or no answer at all
+(the query times out after ``[network] timeout``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 from typing import TYPE_CHECKING
 
 from ..core.net_actions import NameService
-from ..core.options import ModuleOptions
+from ..core.options import DnsAnswer, ModuleOptions
 from ..core.service_actions import Ping, Resolve, SntpSync, SntpTime, effective_network
 from ..log import get_logger
 from .ping import PingUnavailable, ping
@@ -34,8 +39,27 @@ async def resolve_name(names: NameService, name: str, network: int, opts: Module
     net = effective_network(network, names.ipv6)
     if net is None:
         raise ResolveError(f"{name!r}: IPv6 only, but AT+CIPV6=0")
+    if opts.dns:
+        answer = opts.dns.get(name.lower().rstrip("."))
+        if answer is not None:
+            return await _overridden(name, net, answer, opts.net_timeout)
     servers = None if names.servers is None else [(ip, opts.dns_port) for ip in names.servers]
     return await resolve(name, net, servers, timeout=opts.net_timeout)
+
+
+async def _overridden(name: str, network: int, answer: DnsAnswer, timeout: float) -> str:
+    """The test bench's answer for ``name`` (``network`` as in `resolve_name`)."""
+    if answer.nxdomain:
+        raise ResolveError(f"{name!r} does not exist (NXDOMAIN)")
+    if answer.no_answer:
+        await asyncio.sleep(timeout)
+        raise ResolveError(f"timed out resolving {name!r}")
+    versions = {2: (4,), 3: (6,)}.get(network, (4, 6))
+    for version in versions:
+        for addr in answer.addresses:
+            if ipaddress.ip_address(addr).version == version:
+                return addr
+    raise ResolveError(f"{name!r} has no address of the requested family")
 
 
 class ServiceFeature:

@@ -1,0 +1,747 @@
+"""Link faults at the per-link seam, in Toxiproxy's vocabulary (the test bench).
+
+A fault is a small record (`LinkFault`): a type, a target, a stream, a toxicity and
+its parameters.  Types (Toxiproxy's names and units, where it has them):
+
+==============  ==========================================================================
+``latency``     every chunk ``latency`` ms later, ± ``jitter`` ms (order kept)
+``bandwidth``   at most ``rate`` KB/s (1 KB = 1000 bytes), in 10 ms slices
+``slicer``      chunks cut into ``average_size`` ± ``size_variation`` byte segments, each
+                ``delay`` µs after the one before
+``timeout``     no data passes (dropped); after ``timeout`` ms the link closes (0: never)
+``reset_peer``  RST: after ``after`` bytes of the stream, else ``timeout`` ms after the
+                fault meets the link (0: at once)
+``close``       FIN: ``timeout`` ms after the fault meets the link (0: at once)
+``limit_data``  the first ``bytes`` bytes of the stream pass, then FIN
+``refuse``      the next connect is refused (ECONNREFUSED): AT+CIPSTART answers ERROR
+``tls_fail``    the next TLS handshake fails (the peer sees a TCP connection close)
+==============  ==========================================================================
+
+Streams: ``upstream`` is module -> peer (`StreamLink._write`, `DatagramLink._write`),
+``downstream`` peer -> module (`Link._rx`); Toxiproxy's default is ``downstream``.
+``toxicity`` is the chance the fault applies to a link it meets (rolled once per link,
+with the module's seeded random generator).  Targets:
+
+- ``link``: the link open on that ID now, or else the next one opened on it; the fault
+  ends with that link;
+- ``remote`` (host, port): every link to that peer (its name as given to AT+CIPSTART,
+  or its address), as long as the fault is installed (a Toxiproxy proxy); ``count``
+  limits it to that many links (or connects);
+- ``next``: the next link opened (the next connect, for ``refuse`` and ``tls_fail``).
+
+The toxics are pure (`Toxic.apply`: timed chunks in, timed chunks out, the time a
+parameter), so a manual clock drives them exactly; `LinkFaults` runs them for one link
+on the event loop, and `FaultBook` keeps a module's faults and binds them to links.
+With no fault on a link its seam costs one attribute check (``link.faults is None``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import ssl
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..log import get_logger
+from .net_links import STACK_SEND_BUFFER
+
+if TYPE_CHECKING:
+    from ..core.net_actions import Connect
+    from .net_links import Link
+
+log = get_logger("w800at.faults")
+
+#: the types that act at connect time, not on the byte stream
+CONNECT_TYPES = frozenset({"refuse", "tls_fail"})
+#: the types that end the link (no meaning for UDP links)
+ENDING_TYPES = frozenset({"timeout", "reset_peer", "close", "limit_data"})
+STREAM_TYPES = frozenset({"latency", "bandwidth", "slicer"}) | ENDING_TYPES
+TYPES = STREAM_TYPES | CONNECT_TYPES
+STREAMS = ("upstream", "downstream")
+
+RESET, CLOSE = "reset", "close"
+
+#: (time, bytes, meta): meta is the datagram's address (UDP) or None
+Item = tuple[float, bytes, Any]
+End = tuple[float, str]
+
+
+@dataclass(eq=False)
+class LinkFault:
+    """One installed fault (validated by the control layer's schema before this)."""
+
+    id: int
+    type: str
+    stream: str = "downstream"
+    toxicity: float = 1.0
+    #: exactly one target: a link ID, a remote (host, port), or the next link
+    link: int | None = None
+    remote: tuple[str, int] | None = None
+    next: bool = False
+    #: remote targets: links (connects) it applies to before it is removed; None: all
+    count: int | None = None
+    # parameters (Toxiproxy's units)
+    latency: float = 0.0  # ms
+    jitter: float = 0.0  # ms
+    rate: float = 0.0  # KB/s
+    average_size: int = 0  # bytes
+    size_variation: int = 0  # bytes
+    delay: float = 0.0  # µs
+    timeout: float = 0.0  # ms
+    after: int | None = None  # bytes (reset_peer)
+    bytes: int = 0  # limit_data
+    #: loop time at which it is removed by itself (None: never)
+    expires: float | None = None
+    # what happened so far
+    links: int = 0  # links (or connects) it applied to
+    skipped: int = 0  # links toxicity spared
+    bytes_seen: int = 0  # bytes that went through it
+    fired: int = 0  # times it ended a link or refused a connect
+    #: the links it is on now (link ID -> the runtime's link object)
+    bound: dict[int, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        if self.link is not None:
+            return f"link {self.link}"
+        if self.remote is not None:
+            return f"remote {self.remote[0]}:{self.remote[1]}"
+        return "next link"
+
+    def describe(self) -> str:
+        """``reset_peer after 1000 bytes (upstream)``: the type and what it does."""
+        t = self.type
+        if t == "latency":
+            what = f"{self.latency:g} ms" + (f" +-{self.jitter:g} ms" if self.jitter else "")
+        elif t == "bandwidth":
+            what = f"{self.rate:g} KB/s"
+        elif t == "slicer":
+            what = f"{self.average_size}+-{self.size_variation} bytes every {self.delay:g} us"
+        elif t == "timeout":
+            what = "data stops" + (f", closes after {self.timeout:g} ms" if self.timeout else "")
+        elif t == "reset_peer":
+            what = (
+                f"RST after {self.after} bytes"
+                if self.after is not None
+                else f"RST after {self.timeout:g} ms"
+                if self.timeout
+                else "RST now"
+            )
+        elif t == "close":
+            what = f"FIN after {self.timeout:g} ms" if self.timeout else "FIN now"
+        elif t == "limit_data":
+            what = f"FIN after {self.bytes} bytes"
+        elif t == "refuse":
+            what = "connect refused"
+        else:
+            what = "TLS handshake fails"
+        stream = f" ({self.stream})" if t in STREAM_TYPES else ""
+        return f"{t} {what}{stream}"
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "area": "link",
+            "type": self.type,
+            "target": self.target,
+            "stream": self.stream,
+            "toxicity": self.toxicity,
+            "description": self.describe(),
+            "links": self.links,
+            "skipped": self.skipped,
+            "bytes": self.bytes_seen,
+            "fired": self.fired,
+            "on_links": sorted(self.bound),
+        }
+        if self.count is not None:
+            out["count"] = self.count
+        return out
+
+
+# --------------------------------------------------------------------------- toxics
+
+
+class Toxic:
+    """One fault's effect on one direction of one link: pure, the time a parameter.
+
+    `apply` takes the chunks that reach it (in time order) and returns the chunks it
+    lets through, with the times they leave, and possibly the end of the link."""
+
+    def __init__(self, fault: LinkFault, rng: random.Random, datagrams: bool) -> None:
+        self.fault = fault
+        self.rng = rng
+        self.datagrams = datagrams
+
+    def apply(self, items: list[Item]) -> tuple[list[Item], End | None]:
+        return items, None
+
+
+class _Latency(Toxic):
+    def __init__(self, fault: LinkFault, rng: random.Random, datagrams: bool) -> None:
+        super().__init__(fault, rng, datagrams)
+        self.last = 0.0
+
+    def apply(self, items: list[Item]) -> tuple[list[Item], End | None]:
+        f, out = self.fault, []
+        for t, data, meta in items:
+            ms = f.latency + (self.rng.uniform(-f.jitter, f.jitter) if f.jitter else 0.0)
+            at = max(t + max(ms, 0.0) / 1000.0, self.last)  # order is kept
+            self.last = at
+            f.bytes_seen += len(data)
+            out.append((at, data, meta))
+        return out, None
+
+
+#: a bandwidth toxic sends this much line time at once (seconds)
+BANDWIDTH_SLICE = 0.01
+
+
+class _Bandwidth(Toxic):
+    def __init__(self, fault: LinkFault, rng: random.Random, datagrams: bool) -> None:
+        super().__init__(fault, rng, datagrams)
+        self.busy = 0.0
+
+    def apply(self, items: list[Item]) -> tuple[list[Item], End | None]:
+        f, out = self.fault, []
+        rate = f.rate * 1000.0  # bytes per second
+        step = len if self.datagrams else (lambda d: max(1, int(rate * BANDWIDTH_SLICE)))
+        for t, data, meta in items:
+            at = max(t, self.busy)
+            n = step(data)
+            for i in range(0, len(data), n):
+                piece = data[i : i + n]
+                at += len(piece) / rate
+                out.append((at, piece, meta))
+            self.busy = at
+            f.bytes_seen += len(data)
+        return out, None
+
+
+class _Slicer(Toxic):
+    def __init__(self, fault: LinkFault, rng: random.Random, datagrams: bool) -> None:
+        super().__init__(fault, rng, datagrams)
+        self.last = 0.0
+
+    def apply(self, items: list[Item]) -> tuple[list[Item], End | None]:
+        f, out = self.fault, []
+        gap = f.delay / 1e6
+        for t, data, meta in items:
+            at = max(t, self.last)
+            f.bytes_seen += len(data)
+            if self.datagrams:  # a datagram is never cut
+                at += gap
+                out.append((at, data, meta))
+            else:
+                pos = 0
+                while pos < len(data):
+                    var = f.size_variation
+                    size = f.average_size + (self.rng.randint(-var, var) if var else 0)
+                    size = max(1, size)
+                    at += gap
+                    out.append((at, data[pos : pos + size], meta))
+                    pos += size
+            self.last = at
+        return out, None
+
+
+class _Drop(Toxic):
+    """``timeout``: nothing passes (its close, if any, is a timer)."""
+
+    def apply(self, items: list[Item]) -> tuple[list[Item], End | None]:
+        for _, data, _ in items:
+            self.fault.bytes_seen += len(data)
+        return [], None
+
+
+class _EndAfter(Toxic):
+    """``reset_peer`` with ``after`` bytes, ``limit_data``: the first bytes pass, then
+    the link ends (RST or FIN) right after the last of them."""
+
+    def __init__(self, fault: LinkFault, rng: random.Random, datagrams: bool, how: str) -> None:
+        super().__init__(fault, rng, datagrams)
+        self.how = how
+        self.limit = fault.after if fault.type == "reset_peer" else fault.bytes
+        self.seen = 0
+
+    def apply(self, items: list[Item]) -> tuple[list[Item], End | None]:
+        out: list[Item] = []
+        for t, data, meta in items:
+            room = (self.limit or 0) - self.seen
+            if len(data) < room:
+                self.seen += len(data)
+                self.fault.bytes_seen += len(data)
+                out.append((t, data, meta))
+                continue
+            if room > 0:
+                out.append((t, data[:room], meta))
+            self.seen += max(room, 0)
+            self.fault.bytes_seen += max(room, 0)
+            return out, (t, self.how)
+        return out, None
+
+
+def make_toxic(fault: LinkFault, rng: random.Random, datagrams: bool) -> Toxic:
+    t = fault.type
+    if t == "latency":
+        return _Latency(fault, rng, datagrams)
+    if t == "bandwidth":
+        return _Bandwidth(fault, rng, datagrams)
+    if t == "slicer":
+        return _Slicer(fault, rng, datagrams)
+    if t == "timeout":
+        return _Drop(fault, rng, datagrams)
+    if t == "reset_peer" and fault.after:
+        return _EndAfter(fault, rng, datagrams, RESET)
+    if t == "limit_data" and fault.bytes:
+        return _EndAfter(fault, rng, datagrams, CLOSE)
+    return Toxic(fault, rng, datagrams)  # time-based ends: the timer does the work
+
+
+def end_timer(fault: LinkFault) -> tuple[float, str] | None:
+    """(seconds after the fault meets a link, how) for the faults that end a link by
+    time; None for the others."""
+    t = fault.type
+    if t == "reset_peer" and not fault.after:
+        return fault.timeout / 1000.0, RESET
+    if t == "close":
+        return fault.timeout / 1000.0, CLOSE
+    if t == "timeout" and fault.timeout:
+        return fault.timeout / 1000.0, CLOSE
+    if t == "limit_data" and not fault.bytes:
+        return 0.0, CLOSE
+    return None
+
+
+class Chain:
+    """One direction of one link: its toxics in order, pure.  `feed` returns what
+    leaves and when, and the end of the link if a toxic ended it."""
+
+    def __init__(self) -> None:
+        self.toxics: list[Toxic] = []
+
+    def feed(self, at: float, data: bytes, meta: Any) -> tuple[list[Item], End | None]:
+        items: list[Item] = [(at, data, meta)]
+        end: End | None = None
+        for toxic in self.toxics:
+            items, ended = toxic.apply(items)
+            if ended is not None and end is None:
+                end = ended
+            if end is not None and items:  # what passed before the end still travels
+                end = (max(end[0], items[-1][0]), end[1])
+        return items, end
+
+
+# --------------------------------------------------------------------------- a link
+
+
+class _Pipe:
+    """A `Chain` run on the loop: chunks leave at their times, in order."""
+
+    def __init__(
+        self,
+        owner: LinkFaults,
+        deliver: Callable[[bytes, Any], None],
+        stream: str,
+    ) -> None:
+        self.owner = owner
+        self.deliver = deliver
+        self.stream = stream
+        self.chain = Chain()
+        self.queue: deque[Item] = deque()
+        self.queued = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def feed(self, data: bytes, meta: Any) -> None:
+        owner = self.owner
+        if owner.ended:
+            return
+        now = owner.loop.time()
+        items, end = self.chain.feed(now, data, meta)
+        if not self.queue and not end:
+            # the common case with a fault that only counts or delays nothing
+            while items and items[0][0] <= now:
+                _, d, m = items.pop(0)
+                self.deliver(d, m)
+        for item in items:
+            self.queue.append(item)
+            self.queued += len(item[1])
+        if end is not None:
+            owner.end_at(end[0], end[1], self.stream)
+        self._arm()
+        owner.after_queue(self)
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.queue:
+            self._timer = self.owner.loop.call_at(self.queue[0][0], self._run)
+
+    def _run(self) -> None:
+        self._timer = None
+        self.release(self.owner.loop.time())
+        self._arm()
+
+    def release(self, upto: float) -> None:
+        """Deliver every chunk due by ``upto`` (in order)."""
+        q = self.queue
+        while q and q[0][0] <= upto and not self.owner.ended:
+            _, data, meta = q.popleft()
+            self.queued -= len(data)
+            self.deliver(data, meta)
+        self.owner.after_queue(self)
+
+    def flush(self) -> None:
+        """Deliver everything now (the module closes the link: what it sent goes out
+        before the FIN, however late the fault would have let it)."""
+        self.release(float("inf"))
+        self._arm()
+
+    def drop(self) -> None:
+        self.queue.clear()
+        self.queued = 0
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class LinkFaults:
+    """The faults on one link (``link.faults``): an upstream and a downstream pipe."""
+
+    def __init__(self, link: Link, book: FaultBook) -> None:
+        self.link = link
+        self.book = book
+        self.loop = book.loop
+        self.datagrams = not hasattr(link, "fault_reset")
+        self.up = _Pipe(self, link._put_up, "upstream")
+        self.down = _Pipe(self, link._put_down, "downstream")
+        self.faults: dict[int, LinkFault] = {}
+        self.ended = False
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._end_timer: asyncio.TimerHandle | None = None
+        self._held = False
+
+    # --- the seam calls these
+    def send_up(self, data: bytes, meta: Any) -> None:
+        self.up.feed(data, meta)
+
+    def recv_down(self, data: bytes, meta: Any) -> None:
+        self.down.feed(data, meta)
+
+    # --- faults on and off
+    def attach(self, fault: LinkFault) -> None:
+        pipe = self.up if fault.stream == "upstream" else self.down
+        pipe.chain.toxics.append(make_toxic(fault, self.book.rng, self.datagrams))
+        self.faults[fault.id] = fault
+        timed = end_timer(fault)
+        if timed is not None:
+            delay, how = timed
+            self._timers[fault.id] = self.loop.call_later(
+                delay, self.end_at, self.loop.time() + delay, how, fault.stream, fault
+            )
+
+    def detach(self, fault_id: int) -> None:
+        self.faults.pop(fault_id, None)
+        for pipe in (self.up, self.down):
+            pipe.chain.toxics = [t for t in pipe.chain.toxics if t.fault.id != fault_id]
+        timer = self._timers.pop(fault_id, None)
+        if timer is not None:
+            timer.cancel()
+        self.maybe_done()
+
+    def maybe_done(self) -> None:
+        """No fault left and nothing in flight: the link's seam is plain again."""
+        if (
+            not self.faults
+            and not self.up.queue
+            and not self.down.queue
+            and not self.ended
+            and self.link.faults is self
+        ):
+            self._hold(False)
+            self.link.faults = None
+
+    # --- the stack's buffer: bytes a slow fault holds count as the stack's
+    def after_queue(self, pipe: _Pipe) -> None:
+        if pipe is self.up:
+            if pipe.queued > STACK_SEND_BUFFER:
+                self._hold(True)
+            elif pipe.queued <= STACK_SEND_BUFFER // 2:
+                self._hold(False)
+        if not pipe.queue and not self.faults:
+            self.maybe_done()
+
+    def _hold(self, on: bool) -> None:
+        if on != self._held:
+            self._held = on
+            hold = getattr(self.link, "fault_hold", None)
+            if hold is not None:
+                hold(on)
+
+    def flush_up(self) -> None:
+        self.up.flush()
+
+    # --- the end of the link
+    def end_at(self, at: float, how: str, stream: str, fault: LinkFault | None = None) -> None:
+        """The link ends (RST or FIN) at loop time ``at``: what is due by then leaves
+        first; the rest is dropped."""
+        if self.ended:
+            return
+        if fault is None:
+            fault = self._ender(how)
+        now = self.loop.time()
+        if at > now:
+            if self._end_timer is not None:
+                self._end_timer.cancel()
+            self._end_timer = self.loop.call_at(at, self.end_at, at, how, stream, fault)
+            return
+        self._timers.pop(fault.id if fault is not None else -1, None)
+        self.up.release(at)
+        self.down.release(at)
+        self.ended = True
+        self.up.drop()
+        self.down.drop()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._hold(False)
+        if fault is not None:
+            fault.fired += 1
+        self.book.fired(self.link, fault, how)
+        if how == RESET:
+            self.link.fault_reset()  # type: ignore[attr-defined]
+        else:
+            self.link.fault_close()  # type: ignore[attr-defined]
+
+    def _ender(self, how: str) -> LinkFault | None:
+        for f in self.faults.values():
+            if f.type in ENDING_TYPES:
+                return f
+        return None
+
+    def close(self) -> None:
+        """The link is gone: timers off."""
+        self.ended = True
+        self.up.drop()
+        self.down.drop()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self._end_timer is not None:
+            self._end_timer.cancel()
+            self._end_timer = None
+
+
+# --------------------------------------------------------------------------- a module
+
+
+Report = Callable[[str, dict[str, Any]], None]
+
+
+class FaultRefused(ConnectionRefusedError):
+    """A ``refuse`` fault turned the connect away."""
+
+
+class FaultBook:
+    """One module's link faults: installs them, binds them to links as links open,
+    applies the connect-time ones, and reports what fires (``report(text, fields)``:
+    the trace note and the event)."""
+
+    def __init__(
+        self,
+        links: Callable[[], dict[int, Link]],
+        rng: random.Random,
+        report: Report,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._links = links
+        self.rng = rng
+        self.report = report
+        self.loop = loop or asyncio.get_running_loop()
+        self.faults: dict[int, LinkFault] = {}
+        self._expiry: dict[int, asyncio.TimerHandle] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.faults)
+
+    # --- installing
+    def install(self, fault: LinkFault) -> None:
+        self.faults[fault.id] = fault
+        if fault.expires is not None:
+            self._expiry[fault.id] = self.loop.call_at(fault.expires, self.remove, fault.id)
+        if fault.type in CONNECT_TYPES or fault.next:
+            return
+        for link in list(self._links().values()):
+            if self._targets(fault, link):
+                self._bind(fault, link)
+                if fault.link is not None or self._used_up(fault):
+                    break
+
+    def remove(self, fault_id: int) -> LinkFault | None:
+        fault = self.faults.pop(fault_id, None)
+        timer = self._expiry.pop(fault_id, None)
+        if timer is not None:
+            timer.cancel()
+        if fault is None:
+            return None
+        for link in list(fault.bound.values()):
+            lf = link.faults
+            if isinstance(lf, LinkFaults):
+                lf.detach(fault_id)
+        fault.bound.clear()
+        return fault
+
+    def clear(self) -> list[LinkFault]:
+        return [f for f in (self.remove(i) for i in list(self.faults)) if f is not None]
+
+    # --- matching
+    @staticmethod
+    def _matches_remote(fault: LinkFault, host: str, ip: str, port: int) -> bool:
+        assert fault.remote is not None
+        rhost, rport = fault.remote
+        return rport == port and rhost.lower().rstrip(".") in (host.lower().rstrip("."), ip)
+
+    def _targets(self, fault: LinkFault, link: Link) -> bool:
+        if fault.type in CONNECT_TYPES or fault.bound.get(link.link_id) is link:
+            return False
+        if fault.link is not None:
+            return link.link_id == fault.link and not fault.bound
+        if fault.remote is not None:
+            peer = link.remote or link.peer
+            asked = link.asked or peer
+            return self._matches_remote(fault, asked[0], peer[0], peer[1]) or (
+                self._matches_remote(fault, asked[0], asked[0], asked[1])
+            )
+        return fault.next and not fault.bound and fault.links == 0
+
+    def _used_up(self, fault: LinkFault) -> bool:
+        return fault.count is not None and fault.links >= fault.count
+
+    def _bind(self, fault: LinkFault, link: Link) -> None:
+        ends = fault.type in ENDING_TYPES
+        if ends and not hasattr(link, "fault_reset"):
+            fault.skipped += 1
+            self.report(
+                f"fault link {link.link_id} {fault.type}: not for UDP links (fault {fault.id})",
+                {"area": "link", "link": link.link_id, "fault": fault.id, "applied": False},
+            )
+            return
+        fault.links += 1
+        if fault.toxicity < 1.0 and self.rng.random() >= fault.toxicity:
+            fault.skipped += 1
+            self.report(
+                f"fault link {link.link_id} {fault.describe()}: spared "
+                f"(toxicity {fault.toxicity:g}, fault {fault.id})",
+                {"area": "link", "link": link.link_id, "fault": fault.id, "applied": False},
+            )
+            if fault.link is not None or fault.next:
+                self.remove(fault.id)  # it was that link's, and that link was spared
+            else:
+                self._after_use(fault)
+            return
+        lf = link.faults
+        if not isinstance(lf, LinkFaults):
+            lf = LinkFaults(link, self)
+            link.faults = lf
+        fault.bound[link.link_id] = link
+        lf.attach(fault)
+        self.report(
+            f"fault link {link.link_id} {fault.describe()} on (fault {fault.id})",
+            {"area": "link", "link": link.link_id, "fault": fault.id, "applied": True},
+        )
+        self._after_use(fault)
+
+    def _after_use(self, fault: LinkFault) -> None:
+        if fault.remote is not None and self._used_up(fault) and not fault.bound:
+            self.remove(fault.id)
+
+    # --- the runtime calls these
+    def on_register(self, link: Link) -> None:
+        """A link opened (client connected, server accepted)."""
+        for fault in list(self.faults.values()):
+            if fault.id in self.faults and self._targets(fault, link):
+                if fault.remote is not None and self._used_up(fault):
+                    continue
+                self._bind(fault, link)
+
+    def link_gone(self, link: Link) -> None:
+        """A link ended: faults bound to it alone (link ID, next) end with it."""
+        lf = link.faults
+        if isinstance(lf, LinkFaults):
+            lf.close()
+        for fault in list(self.faults.values()):
+            if fault.bound.get(link.link_id) is link:
+                del fault.bound[link.link_id]
+                alone = fault.link is not None or fault.next
+                if alone or (self._used_up(fault) and not fault.bound):
+                    self.remove(fault.id)
+
+    async def on_connect(self, act: Connect, ip: str) -> None:
+        """Before a client link connects: ``refuse`` and ``tls_fail`` act here."""
+        base = act.kind.removesuffix("v6")
+        if base == "UDP":
+            return
+        for fault in list(self.faults.values()):
+            if fault.type not in CONNECT_TYPES:
+                continue
+            if fault.type == "tls_fail" and base != "SSL":
+                continue
+            if fault.link is not None:
+                hit = fault.link == act.link_id
+            elif fault.remote is not None:
+                hit = self._matches_remote(fault, act.host, ip, act.port)
+            else:
+                hit = fault.next
+            if not hit:
+                continue
+            fault.links += 1
+            if fault.toxicity < 1.0 and self.rng.random() >= fault.toxicity:
+                fault.skipped += 1
+                self._connect_used(fault)
+                continue
+            fault.fired += 1
+            self._connect_used(fault)
+            where = f"{act.host}:{act.port}"
+            if fault.type == "refuse":
+                self.report(
+                    f"fault link {act.link_id} refuse: connect to {where} refused "
+                    f"(fault {fault.id})",
+                    {"area": "link", "link": act.link_id, "fault": fault.id, "fired": "refuse"},
+                )
+                raise FaultRefused(111, "Connection refused (test bench fault)")
+            self.report(
+                f"fault link {act.link_id} tls_fail: TLS handshake with {where} fails "
+                f"(fault {fault.id})",
+                {"area": "link", "link": act.link_id, "fault": fault.id, "fired": "tls_fail"},
+            )
+            await _tcp_touch(ip, act.port)
+            raise ssl.SSLError(1, "handshake failure (test bench fault)")
+
+    def _connect_used(self, fault: LinkFault) -> None:
+        if fault.remote is None or self._used_up(fault):
+            self.remove(fault.id)
+
+    def fired(self, link: Link, fault: LinkFault | None, how: str) -> None:
+        what = "RST" if how == RESET else "FIN"
+        desc = fault.describe() if fault is not None else how
+        fid = fault.id if fault is not None else None
+        self.report(
+            f"fault link {link.link_id} {desc}: {what} sent, link ends (fault {fid})",
+            {"area": "link", "link": link.link_id, "fault": fid, "fired": how},
+        )
+
+
+async def _tcp_touch(ip: str, port: int) -> None:
+    """Open a TCP connection to the peer and close it (FIN) without a word: what the
+    peer of a failed handshake sees (best effort)."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), 5.0)
+    except (OSError, TimeoutError):
+        return
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
