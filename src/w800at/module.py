@@ -22,6 +22,11 @@ background thread (a context manager).
 Every log record of the module's work carries its name (`w800at.log`): the module
 starts its parts in an asyncio context of its own where the name is set, and every
 callback and task they create inherits it.
+
+``module.control`` is the test bench (`w800at.control.Control`): world events, link and
+host-port faults, scenarios and the event stream.  ``Module(control=False)`` leaves it
+out entirely (no wrapper on the port, nothing on the data path): ``w800at serve`` and
+``w800at fleet`` do that unless ``--control`` or ``--scenario`` is given.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from .channels.memory import MemoryChannel, MemoryHost
 from .channels.pacing import Pacing, wrap_pacing
 from .commands import FEATURES
 from .config import Config, host_addresses
+from .control import Control
 from .core.engine import Engine
 from .core.feature import FeatureSet
 from .core.options import ModuleOptions
@@ -85,7 +91,8 @@ class Module:
       every byte too;
     - ``pacing``: keep a real UART's pace (`w800at.channels.pacing.Pacing`: the
       baud rate, output only or both ways, RTS/CTS); None: as fast as the port goes;
-    - ``features``: the command set (default: all of them).
+    - ``features``: the command set (default: all of them);
+    - ``control``: the test bench (``module.control``); False leaves it out.
     """
 
     def __init__(
@@ -103,6 +110,7 @@ class Module:
         verbose: bool = False,
         pacing: Pacing | None = None,
         features: FeatureSet = FEATURES,
+        control: bool = True,
     ) -> None:
         self.channel: Channel = channel if channel is not None else MemoryChannel()
         if isinstance(profile, str):
@@ -126,6 +134,7 @@ class Module:
         self._verbose = verbose
         self.pacing = pacing
         self.features = features
+        self._control = Control(self) if control else None
         #: the asyncio context the module runs in (its name set); see `call`
         self.context: contextvars.Context | None = None
         self._engine: Engine | None = None
@@ -145,6 +154,17 @@ class Module:
         if self._runtime is None:
             raise RuntimeError(f"module {self.name} is not started")
         return self._runtime
+
+    @property
+    def control(self) -> Control:
+        """The test bench: world events, faults, scenarios, the event stream."""
+        if self._control is None:
+            raise RuntimeError(f"module {self.name} was built with control=False")
+        return self._control
+
+    @property
+    def has_control(self) -> bool:
+        return self._control is not None
 
     @property
     def host(self) -> MemoryHost:
@@ -194,9 +214,13 @@ class Module:
         sink = self._sink()
         # the trace (outside) records what the module wrote and read, at the line's pace
         channel = wrap_channel(wrap_pacing(self.channel, self.pacing, sink), sink)
+        if self._control is not None:  # outermost: the trace inside it records the wire
+            channel = self._control.wrap(channel)
         rt = Runtime(engine, channel, self.store)
         if sink is not None:
             rt.link_tap = TraceLinkTap(sink)
+        if self._control is not None:
+            self._control.bind(engine, rt, sink)
         self._stop_requested = asyncio.Event()
         if getattr(channel, "stop_on_detach", False):
             rt.stop_on_detach = self._stop_requested
