@@ -1,7 +1,8 @@
 """``w800at``: the command line.
 
-``w800at serve`` runs the module on a port; ``w800at certs`` manages the TLS
-certificate store.
+``w800at serve`` runs the module on a port; ``w800at fleet`` many of them; ``w800at
+ctl`` drives a running module's test bench; ``w800at certs`` manages the TLS
+certificate store; ``w800at trace show`` reads traces.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .channels.base import Channel
@@ -52,6 +54,29 @@ def add_timing_options(p: argparse.ArgumentParser) -> None:
         default="none",
         help="with --pacing both: rtscts holds the host off when the receive buffer is "
         "full; none loses the bytes, as a real module does (default: none)",
+    )
+
+
+def add_control_options(p: argparse.ArgumentParser, what: str = "the module") -> None:
+    """``--control``, ``--control-token``, ``--scenario`` (serve and fleet)."""
+    p.add_argument(
+        "--control",
+        metavar="PATH|HOST:PORT",
+        help=f"serve the test bench's HTTP/JSON API for {what} on a Unix socket (created "
+        "mode 0600) or on loopback TCP (another address needs --control-token)",
+    )
+    p.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        default=os.environ.get("W800AT_CONTROL_TOKEN") or None,
+        help="every control request must carry it (Authorization: Bearer TOKEN); "
+        "default: $W800AT_CONTROL_TOKEN",
+    )
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        metavar="FILE.toml",
+        help="load a scenario (rules 'when TRIGGER do ACTION') at start",
     )
 
 
@@ -108,6 +133,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="FILE",
         help="write the readable transcript (as `w800at trace show` prints it) live to FILE",
     )
+    add_control_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .fleet_cli import add_parser as add_fleet
 
     add_fleet(sub)
+    from .control.ctl import add_parser as add_ctl
+
+    add_ctl(sub)
     try:
         from .certs_cli import add_parser as add_certs
     except ImportError:  # pragma: no cover
@@ -185,6 +214,11 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"w800at: {exc}", file=sys.stderr)
         return 2
+    try:
+        control = control_setup(args)
+    except ValueError as exc:
+        print(f"w800at: {exc}", file=sys.stderr)
+        return 2
     store = Store(args.store or default_store_dir())
     module = Module(
         channel,
@@ -196,22 +230,76 @@ def serve(args: argparse.Namespace) -> int:
         transcript=args.transcript,
         verbose=args.verbose > 0,
         pacing=pacing,
+        control=control.enabled,
     )
+    if control.scenario is not None:
+        module.control.load_scenario_now(control.scenario)
     try:
-        asyncio.run(_serve(module))
+        asyncio.run(_serve(module, control))
     except KeyboardInterrupt:  # pragma: no cover - signal handler normally wins
         pass
+    except ValueError as exc:  # the control socket could not be made
+        print(f"w800at: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"w800at: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _serve(module: Module) -> None:
+class ControlSetup:
+    """What ``--control``, ``--control-token`` and ``--scenario`` ask for, checked."""
+
+    def __init__(self, address: Any, token: str | None, scenario: Any) -> None:
+        self.address = address
+        self.token = token
+        self.scenario = scenario
+
+    @property
+    def enabled(self) -> bool:
+        return self.address is not None or self.scenario is not None
+
+
+def control_setup(args: argparse.Namespace) -> ControlSetup:
+    """Check the control options before anything opens (ValueError: one line)."""
+    address = None
+    if args.control is not None:
+        from .control.http import parse_address
+
+        address = parse_address(args.control, args.control_token)
+    scenario = None
+    if args.scenario is not None:
+        from .control.scenario import parse_scenario
+
+        try:
+            text = args.scenario.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"{args.scenario}: {exc.strerror or exc}") from None
+        scenario = parse_scenario(text, str(args.scenario))
+    return ControlSetup(address, args.control_token, scenario)
+
+
+async def _serve(module: Module, control: ControlSetup | None = None) -> None:
     """Run until Ctrl-C / SIGTERM (or end of input on --stdio), then close everything."""
     stop = asyncio.Event()
     with _signals(stop.set):
         await module.start()
+        server = None
+        if control is not None and control.address is not None:
+            from .control.http import serve_control
+
+            try:
+                server = await serve_control(
+                    lambda i: module.control,
+                    [0],
+                    control.address,
+                    single=True,
+                    token=control.token,
+                )
+            except BaseException:
+                await module.stop()
+                raise
+            print(f"w800at: control on {server.address}", file=sys.stderr, flush=True)
         print(
             f"w800at: {module.profile.name} module on {module.description}",
             file=sys.stderr,
@@ -224,6 +312,8 @@ async def _serve(module: Module) -> None:
                 w.cancel()
         finally:
             log.info("shutting down")
+            if server is not None:
+                await server.stop()
             await module.stop()
 
 

@@ -60,7 +60,8 @@ class Fleet:
     ``first`` offsets the indexes (a worker process of ``w800at fleet --workers``
     runs a slice); ``store_root``: module ``name`` keeps its settings and
     certificates in ``store_root/name`` (None: nothing saved); ``trace_dir``: module
-    ``name`` records its bytes in ``trace_dir/name.trace``.
+    ``name`` records its bytes in ``trace_dir/name.trace``; ``control``: every module
+    gets its test bench (``fleet[i].control``; off by default: nothing on the data path).
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class Fleet:
         pacing: Pacing | None = None,
         prefix: str = "w800-",
         features: FeatureSet = FEATURES,
+        control: bool = False,
     ) -> None:
         if count < 1:
             raise FleetError("a fleet needs at least one module (--count 1 or more)")
@@ -101,6 +103,7 @@ class Fleet:
                     trace=trace_dir / f"{name}.trace" if trace_dir is not None else None,
                     pacing=pacing,
                     features=features,
+                    control=control,
                 )
             )
 

@@ -20,6 +20,7 @@ import contextlib
 import gc
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,9 +56,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     port.add_argument(
         "--pty-dir", type=Path, metavar="DIR", help="module i on a PTY at DIR/w800-NNNN.tty"
     )
-    from .cli import add_timing_options
+    from .cli import add_control_options, add_timing_options
 
     add_timing_options(p)
+    add_control_options(p, "every module (every route takes the module index)")
     p.add_argument("--profile", choices=sorted(PROFILES), help="dialect (default: w800)")
     p.add_argument("--config", type=Path, metavar="FILE.toml", help="configuration file")
     p.add_argument(
@@ -140,7 +142,12 @@ def _check(args: argparse.Namespace, made: list[Path]) -> None:
         _check_dir(args.trace_dir, "--trace-dir", made)
     if args.config is not None:
         load_config(args.config)  # ConfigError: one line
-    from .cli import pacing_from
+    from .cli import control_setup, pacing_from
+
+    try:
+        args.control_setup = control_setup(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
     try:
         pacing_from(args, get_profile(args.profile or "w800"))
@@ -216,6 +223,7 @@ async def _run(args: argparse.Namespace) -> int:
         trace_dir=args.trace_dir,
         lenient_eol=args.lenient_eol or config.lenient_eol,
         pacing=pacing,
+        control=args.control_setup.enabled,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -223,8 +231,29 @@ async def _run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     if args.worker:  # the supervisor holds our stdin: its end (it died) stops us too
         loop.add_reader(sys.stdin.fileno(), _stop_at_eof, stop)
+    server = None
     try:
         await fleet.start()
+        setup = args.control_setup
+        if setup.scenario is not None:
+            for m in fleet:
+                m.control.load_scenario_now(setup.scenario)
+        if setup.address is not None:
+            from .control.http import serve_control
+
+            try:
+                server = await serve_control(
+                    lambda i: fleet[i].control,
+                    range(args.first, args.first + args.count),
+                    setup.address,
+                    single=False,
+                    token=setup.token,
+                )
+            except BaseException:
+                await fleet.stop()
+                raise
+            if not args.worker:
+                print(f"w800at fleet: control on {server.address}", flush=True)
         # Thousands of modules are a few million long-lived objects: out of the cyclic
         # collector's way, or every full collection would stall every module.
         gc.freeze()
@@ -241,6 +270,8 @@ async def _run(args: argparse.Namespace) -> int:
             print("ready", flush=True)
             await stop.wait()
         finally:
+            if server is not None:
+                await server.stop()
             await fleet.stop()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -274,7 +305,9 @@ def _slices(count: int, workers: int) -> list[tuple[int, int]]:
     return out
 
 
-def _worker_argv(args: argparse.Namespace, first: int, count: int) -> list[str]:
+def _worker_argv(
+    args: argparse.Namespace, first: int, count: int, control: str | None = None
+) -> list[str]:
     argv = [sys.executable, "-m", "w800at", "fleet", "--worker", "--first", str(first)]
     argv += ["--count", str(count)]
     if args.tcp:
@@ -286,6 +319,8 @@ def _worker_argv(args: argparse.Namespace, first: int, count: int) -> list[str]:
         ("--config", args.config),
         ("--store", args.store),
         ("--trace-dir", args.trace_dir),
+        ("--scenario", args.scenario),
+        ("--control", control),
     ):
         if val is not None:
             argv += [opt, str(val)]
@@ -303,17 +338,27 @@ def _supervise(args: argparse.Namespace) -> int:
     Workers run in sessions of their own (a terminal's Ctrl-C reaches only us) and are
     stopped with SIGTERM, which they handle like Ctrl-C once running and which ends
     them quietly before that; each also stops when its stdin (a pipe from us) closes,
-    so none outlives a supervisor that was killed."""
+    so none outlives a supervisor that was killed.
+
+    With ``--control``, each worker serves its slice's test bench on a Unix socket in a
+    private directory, and the supervisor serves the fleet's endpoint in front of them
+    (`w800at.control.proxy`)."""
+    slices = _slices(args.count, args.workers)
+    ctl_dir = tempfile.mkdtemp(prefix="w800at-fleet-ctl-") if args.control else None
+    sockets = [
+        os.path.join(ctl_dir, f"worker-{k}.sock") if ctl_dir else None for k in range(len(slices))
+    ]
     procs = [
         subprocess.Popen(
-            _worker_argv(args, first, n),
+            _worker_argv(args, first, n, sockets[k]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             start_new_session=True,
         )
-        for first, n in _slices(args.count, args.workers)
+        for k, (first, n) in enumerate(slices)
     ]
+    proxy = None
     stopping = False
 
     def forward(signum: int, frame: object) -> None:
@@ -350,6 +395,22 @@ def _supervise(args: argparse.Namespace) -> int:
             return 0
         if args.list or args.count <= LIST_UP_TO:
             print("\n".join(lines))
+        if ctl_dir is not None:
+            from .control.proxy import FleetProxy, ProxyThread
+
+            setup = args.control_setup
+            routes = [(f, n, str(s)) for (f, n), s in zip(slices, sockets, strict=True)]
+            proxy = ProxyThread(FleetProxy(routes, setup.token), setup.address)
+            try:
+                where_ctl = proxy.start()
+            except (OSError, ValueError) as exc:
+                proxy = None
+                forward(signal.SIGINT, None)
+                for p in procs:
+                    p.wait()
+                print(f"w800at fleet: {exc}", file=sys.stderr, flush=True)
+                return 2
+            print(f"w800at fleet: control on {where_ctl}")
         names = module_names(args.count)
         _, where = _channel_factory(args)
         profile = get_profile(args.profile or load_config(args.config).profile or "w800")
@@ -367,9 +428,13 @@ def _supervise(args: argparse.Namespace) -> int:
         bad = [p.returncode for p in procs if p.returncode not in (0, -signal.SIGTERM)]
         return 1 if bad else 0
     finally:
+        if proxy is not None:
+            proxy.stop()
         for s, h in old.items():
             signal.signal(s, h)
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        if ctl_dir is not None:
+            shutil.rmtree(ctl_dir, ignore_errors=True)
