@@ -305,7 +305,20 @@ class ScenarioRunner:
     def link_event(self, what: str, link_id: int) -> None:
         for st in self._by_kind.get(f"link_{what}", ()):
             if getattr(st.rule.when, f"link_{what}") == link_id and st.hit():
-                self._soon(st, f"link {link_id} {'opened' if what == 'open' else 'closed'}")
+                if what == "open":
+                    self._when_open(st, link_id, 20)
+                else:
+                    self._soon(st, f"link {link_id} closed")
+
+    def _when_open(self, st: _RuleState, link_id: int, tries: int) -> None:
+        """Fire once the module has said the link is open (``CONNECT``): the socket
+        opens a loop turn before AT+CIPSTART's answer."""
+        link = self.control.engine.links.get(link_id)
+        if (link is not None and link.state.value == "open") or tries <= 0:
+            self._soon(st, f"link {link_id} opened")
+            return
+        loop = self.control.runtime.loop
+        loop.call_soon(self._when_open, st, link_id, tries - 1, context=self._context())
 
     def link_bytes(self, link_id: int) -> None:
         rules = self._by_kind.get("link_bytes")
