@@ -304,7 +304,7 @@ class BenchModule:
     async def cmd(self, line: bytes, answer: bytes | None = None) -> bytes:
         echo = line + b"\r\n" if self.module.engine.echo else b""
         self.send(line + b"\r\n")
-        got = await self.until(OK, ERROR)
+        got = await self.until(OK, ERROR, b"\r\nFAIL\r\n")
         if answer is not None:
             assert got == echo + answer, got
         return got
@@ -321,3 +321,91 @@ class BenchModule:
 
     def trace_text(self) -> str:
         return self.trace.read_text()
+
+
+# --------------------------------------------------------------------------- threads
+
+
+class ThreadPeer:
+    """A `Peer` for tests whose module runs in another process: a listening socket on
+    loopback, a thread per connection recording its chunks and how it ended."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self._cond = threading.Condition()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[PeerConn] = []
+        self._socks: list[socket.socket] = []
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def __enter__(self) -> ThreadPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import socket
+
+        self._stop = True
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        self.sock.close()
+        for s in self._socks:
+            with contextlib.suppress(OSError):
+                s.close()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._stop:
+            try:
+                s, _ = self.sock.accept()
+            except OSError:
+                return
+            if self._stop:
+                s.close()
+                return
+            with self._cond:
+                conn = PeerConn(len(self.conns), time.monotonic())
+                self.conns.append(conn)
+                self._socks.append(s)
+                self._cond.notify_all()
+            threading.Thread(target=self._read, args=(s, conn), daemon=True).start()
+
+    def _read(self, s: Any, conn: PeerConn) -> None:
+        while True:
+            try:
+                data = s.recv(65536)
+            except ConnectionResetError:
+                end = "reset"
+                break
+            except OSError:
+                end = "closed"
+                break
+            if not data:
+                end = "eof"
+                break
+            with self._cond:
+                conn.chunks.append((time.monotonic(), data))
+                self._cond.notify_all()
+        with self._cond:
+            conn.end, conn.ended = end, time.monotonic()
+            self._cond.notify_all()
+
+    def send(self, index: int, data: bytes) -> None:
+        self.wait(lambda: len(self.conns) > index)
+        with contextlib.suppress(OSError):  # a reset connection: the test looks at .end
+            self._socks[index].sendall(data)
+
+    def wait(self, pred: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not pred():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"peer: condition not met; {self.conns!r}")
+                self._cond.wait(left)
