@@ -332,3 +332,31 @@ def test_a_bad_scenario_file_is_refused_at_start_in_one_line(tmp_path: Path) -> 
         f"w800at: {bad}: rule #1: action #1 uart_busy: count: Input should be greater "
         "than or equal to 1 (got 0)"
     ]
+
+
+def test_an_event_stream_ends_with_its_client_and_never_holds_up_a_stop(
+    serve: Callable[..., ServeProcess], tmp_path: Path
+) -> None:
+    srv, port, sock = start(serve, tmp_path)
+    watchers = [
+        subprocess.Popen([*CTL, "--control", str(sock), "events"], stdout=subprocess.DEVNULL)
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 20
+        while ctl(sock, "status")[1]["subscribers"] != 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        watchers[0].kill()  # a client that goes away: its stream ends
+        watchers[0].wait()
+        while ctl(sock, "status")[1]["subscribers"] != 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        t0 = time.monotonic()
+        assert srv.stop() == 0  # with a stream still open
+        assert time.monotonic() - t0 < 5
+        assert not sock.exists()
+        assert watchers[1].wait(10) == 0  # its stream ended cleanly
+    finally:
+        for w in watchers:
+            w.kill()

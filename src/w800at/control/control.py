@@ -955,6 +955,7 @@ class Control:
             "sntp_offset": eng.world.sntp_offset,
             "scenario": None if self.scenario_runner is None else self.scenario_runner.summary(),
             "events": self.bus.seq,
+            "subscribers": self.bus.subscribers,
         }
 
     # --- scenarios

@@ -22,6 +22,7 @@ now, 422 invalid arguments, 500 a bug (logged; the module keeps serving its host
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import ipaddress
@@ -198,6 +199,12 @@ class Api:
         self.targets = targets
         self.indexes = list(indexes)
         self.single = single
+        #: the event streams being served (ended at shutdown)
+        self.streams: set[asyncio.Task[Any]] = set()
+
+    def close_streams(self) -> None:
+        for task in list(self.streams):
+            task.cancel()
 
     def control(self, request: web.Request) -> Control:
         index = request.match_info.get("index")
@@ -236,6 +243,9 @@ class Api:
         resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await resp.prepare(request)
         n = 0
+        task = asyncio.current_task()
+        assert task is not None
+        self.streams.add(task)
         try:
             async for ev in control.events(kinds, since):
                 await resp.write((json.dumps(ev) + "\n").encode())
@@ -244,6 +254,12 @@ class Api:
                     break
         except (ConnectionResetError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            if request.transport is None or request.transport.is_closing():
+                raise  # the client went away
+            return resp  # the server stops: end the stream
+        finally:
+            self.streams.discard(task)
         return resp
 
     async def wait(self, request: web.Request) -> web.Response:
@@ -292,6 +308,7 @@ class Api:
 
 
 _OP = {op.name: op for op in OPS}
+API = web.AppKey("api", Api)
 
 
 def make_app(
@@ -300,6 +317,7 @@ def make_app(
     """The API for the modules ``indexes`` (``targets(i)``: module i's Control)."""
     api = Api(targets, indexes, single)
     app = web.Application(middlewares=[_auth(token), _errors], client_max_size=MAX_BODY)
+    app[API] = api
     for method, path, handler in api.routes():
         app.router.add_route(method, "/modules/{index}" + path, handler)
         if single:
@@ -406,7 +424,15 @@ class ControlServer:
     def __init__(self, app: web.Application, address: ControlAddress) -> None:
         self.app = app
         self.address = address
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # a client that hangs up ends its request (an event stream), and a stop never
+        # waits long for one
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            handler_cancellation=True,
+            shutdown_timeout=1.0,
+        )
         self._sock: socket.socket | None = None
 
     async def start(self) -> ControlServer:
@@ -430,6 +456,9 @@ class ControlServer:
         return self
 
     async def stop(self) -> None:
+        api = self.app.get(API)
+        if api is not None:
+            api.close_streams()
         await self._runner.cleanup()
         path = self.address.path
         if path is not None and self._sock is not None:
