@@ -337,7 +337,7 @@ def test_a_bad_scenario_file_is_refused_at_start_in_one_line(tmp_path: Path) -> 
 def test_an_event_stream_ends_with_its_client_and_never_holds_up_a_stop(
     serve: Callable[..., ServeProcess], tmp_path: Path
 ) -> None:
-    srv, port, sock = start(serve, tmp_path)
+    srv, _port, sock = start(serve, tmp_path)
     watchers = [
         subprocess.Popen([*CTL, "--control", str(sock), "events"], stdout=subprocess.DEVNULL)
         for _ in range(2)
