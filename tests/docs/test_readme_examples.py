@@ -1,4 +1,5 @@
-"""The README's Python examples run as written (its "Many modules" chapter)."""
+"""The README's examples run as written (its "Many modules" and "Testing your driver"
+chapters)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,72 @@ def test_example_runs_and_prints(index: int, expected: str, tmp_path: Path) -> N
     r = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=60, cwd=tmp_path)
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout.decode() == expected  # bytes as printed: CR LF kept
+
+
+BENCH = chapter_blocks("Testing your driver")
+
+
+def test_the_test_bench_python_example_runs_and_prints(tmp_path: Path) -> None:
+    assert len(BENCH) == 1
+    script = tmp_path / "example.py"
+    script.write_text(BENCH[0])
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode() == (
+        "b'\\r\\nRecv 10 bytes\\r\\n\\r\\nSEND OK\\r\\n0,CLOSED\\r\\n'\n"
+        "b'\\r\\nbusy p...\\r\\n'\n"
+        "command AT+CIPSTATUS\n"
+        "b'WIFI DISCONNECT\\r\\n'\n"
+        "disconnected\n"
+    )
+
+
+def _shell_lines(prefix: str) -> list[str]:
+    text = README.read_text()
+    start = text.index("## Testing your driver\n")
+    end = text.find("\n## ", start + 1)
+    blocks = re.findall(r"```sh\n(.*?)```", text[start:end], re.S)
+    return [ln for b in blocks for ln in b.splitlines() if ln.startswith(prefix)]
+
+
+def test_every_ctl_line_of_the_chapter_is_a_verb_the_api_has() -> None:
+    import shlex
+
+    from w800at.control.ctl import build
+
+    lines = _shell_lines("w800at ctl ")
+    assert len(lines) >= 10
+    for line in lines:
+        words = shlex.split(line.split("#")[0])
+        assert words[2:4] == ["--control", "./w800.ctl"], line
+        method, path, _, _ = build(words[4:])
+        assert path.startswith("/"), line
+
+
+def test_every_curl_line_of_the_chapter_names_a_route() -> None:
+    import shlex
+
+    from w800at.control.http import make_app
+
+    app = make_app(lambda i: None, [0], single=True)  # type: ignore[arg-type, return-value]
+    routes = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource}
+
+    def known(method: str, path: str) -> bool:
+        parts = path.split("?")[0].strip("/").split("/")
+        for m, canon in routes:
+            c = canon.strip("/").split("/")
+            if (
+                m == method
+                and len(c) == len(parts)
+                and all(x == y or x.startswith("{") for x, y in zip(c, parts, strict=True))
+            ):
+                return True
+        return False
+
+    lines = _shell_lines("curl ")
+    assert len(lines) >= 7
+    for line in lines:
+        words = shlex.split(line)
+        method = words[words.index("-X") + 1] if "-X" in words else "GET"
+        url = next(w for w in words if w.startswith("http://module"))
+        assert known(method, url.removeprefix("http://module")), line

@@ -97,7 +97,7 @@ class Trigger(BaseModel):
         if k == "link_bytes":
             on = f"link {self.link}" if self.link is not None else "a link"
             return f"{on} carried {self.link_bytes} bytes ({self.stream}){nth}"
-        return f"{k} {getattr(self, k)!r}{nth}"
+        return f"{k} '{getattr(self, k)}'{nth}"
 
 
 class Action(BaseModel):
