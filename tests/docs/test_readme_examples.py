@@ -86,7 +86,7 @@ def test_every_ctl_line_of_the_chapter_is_a_verb_the_api_has() -> None:
     for line in lines:
         words = shlex.split(line.split("#")[0])
         assert words[2:4] == ["--control", "./w800.ctl"], line
-        method, path, _, _ = build(words[4:])
+        _method, path, _, _ = build(words[4:])
         assert path.startswith("/"), line
 
 
