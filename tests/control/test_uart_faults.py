@@ -279,23 +279,38 @@ def test_dead_port_until_power_cycle(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_corrupt_on_a_real_port_is_repeatable_with_a_seed(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("kind", "stream"),
+    [("corrupt", "downstream"), ("drop", "downstream"), ("duplicate", "downstream"),
+     ("drop", "upstream")],
+)  # fmt: skip
+def test_rate_faults_on_a_real_port_repeat_with_a_seed(
+    tmp_path: Path, kind: str, stream: str
+) -> None:
+    clean = b"AT+GMR\r\n" + render.lines(W800.gmr) + OK
+
     async def once(sub: str) -> bytes:
         (tmp_path / sub).mkdir()
         async with BenchModule(tmp_path / sub) as b:
             await b.control.seed(11)
-            await b.control.uart_fault("corrupt", rate=0.2)
-            b.send(b"AT+GMR\r\n")
+            await b.control.uart_fault(kind, rate=0.2, stream=stream)
+            for _ in range(4):
+                b.send(b"AT+GMR\r\n")
+                await asyncio.sleep(0.05)
             await asyncio.sleep(0.2)
-            out = bytes(b.buf)
-            assert out != b""
-            return out
+            return bytes(b.buf)
 
     a = asyncio.run(once("a"))
     b = asyncio.run(once("b"))
-    assert a == b
-    clean = b"AT+GMR\r\n" + render.lines(W800.gmr) + OK
-    assert len(a) == len(clean) and a != clean
+    assert a == b  # the seed makes it repeatable
+    if stream == "upstream":  # damaged lines: the module answers ERROR, or nothing
+        assert a.count(b"\r\nOK\r\n") < 4
+    elif kind == "corrupt":
+        assert len(a) == len(clean) * 4 and a != clean * 4
+    elif kind == "drop":
+        assert 0 < len(a) < len(clean) * 4
+    else:
+        assert len(a) > len(clean) * 4
 
 
 def test_uart_reset_reboots_the_module_and_drops_its_links(tmp_path: Path) -> None:
