@@ -30,13 +30,28 @@ async def _busy_then_ok(port: int, busy: bool) -> None:
         w.close()
 
 
+async def _gmr_is_busy(port: int) -> None:
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        assert await asyncio.wait_for(r.readexactly(9), 5) == b"\r\nready\r\n"
+        w.write(b"AT+GMR\r\n")
+        want = b"\r\nbusy p...\r\n"
+        assert await asyncio.wait_for(r.readexactly(len(want)), 5) == want
+    finally:
+        w.close()
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_one_endpoint_for_the_fleet_routes_by_index(tmp_path: Path, workers: str) -> None:
     base = free_range(4)
     sock = tmp_path / "fleet.sock"
+    scenario = tmp_path / "gmr.toml"
+    scenario.write_text(
+        '[[rule]]\nwhen = { line = "^AT\\\\+GMR$" }\ndo = { action = "uart_busy" }\n'
+    )
     fleet = FleetProcess(
         "--count", "4", "--tcp", f"127.0.0.1:{base}", "--store", str(tmp_path / "s"),
-        "--workers", workers, "--control", str(sock),
+        "--workers", workers, "--control", str(sock), "--scenario", str(scenario),
     )  # fmt: skip
     try:
         lines = fleet.wait_ready()
@@ -53,6 +68,10 @@ def test_one_endpoint_for_the_fleet_routes_by_index(tmp_path: Path, workers: str
         asyncio.run(_busy_then_ok(base + 2, busy=False))  # another module: untouched
         rc, st, _ = ctl_module(sock, 3, "status")
         assert (rc, st["name"], st["busy_lines"]) == (0, "w800-0003", 0)
+        asyncio.run(_gmr_is_busy(base))  # every module runs the scenario
+        asyncio.run(_gmr_is_busy(base + 1))
+        rc, sc, _ = ctl_module(sock, 1, "scenario", "show")
+        assert (rc, sc["rules"][0]["fired"]) == (0, 1)
         rc, out, _ = ctl_module(sock, 9, "status")
         assert rc == 1 and "no module 9 (modules 0 to 3)" in out["error"]
         rc, out, _err = ctl(sock, "status")  # a fleet's routes all take the index

@@ -442,7 +442,9 @@ class StreamLink(Link, asyncio.BufferedProtocol):
         self.transport.write(data)
 
     def _put_up(self, data: bytes, meta: Any) -> None:
-        """Bytes a fault let through toward the peer, now."""
+        """Bytes a fault let through toward the peer, now: the tail of `_write`, which
+        keeps its own copy so that a link without faults pays one check (a change to
+        how `_write` hands bytes to the transport, TLS in the link, belongs here too)."""
         t = self.transport
         if t is None or t.is_closing():
             return
