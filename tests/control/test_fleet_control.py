@@ -146,3 +146,25 @@ def test_wait_for_finds_what_came_before_it_and_not_twice(tmp_path: Path) -> Non
             await b.control.wait_for("result", {"text": "OK"})
 
     asyncio.run(main())
+
+
+def test_the_thread_facade_drives_the_bench_over_a_real_tcp_port() -> None:
+    import serial
+
+    from tests.harness import LAB_ADDRESSES
+    from w800at import Module, ModuleOptions
+    from w800at.channels.tcp import TcpChannel
+
+    opts = ModuleOptions(addresses=LAB_ADDRESSES, system_dns=())
+    with Module(TcpChannel("127.0.0.1", 0), options=opts).running() as m:
+        port = m.module.channel.port  # type: ignore[attr-defined]
+        ser = serial.serial_for_url(f"socket://127.0.0.1:{port}", timeout=5)
+        try:
+            assert ser.read(9) == b"\r\nready\r\n"
+            assert m.run(m.module.control.uart_busy(count=1)) == {"busy_lines": 1}
+            ser.write(b"AT\r\n")
+            assert ser.read(13) == b"\r\nbusy p...\r\n"
+            ev = m.run(m.module.control.wait_for("result", "busy"))
+            assert ev["text"] == "busy p..."
+        finally:
+            ser.close()

@@ -201,7 +201,8 @@ async def _request(
         aiohttp.UnixConnector(path=addr.path) if addr.path is not None else aiohttp.TCPConnector()
     )
     streaming = path.split("?")[0].endswith("/events")
-    timeout = aiohttp.ClientTimeout(total=None if streaming else args.timeout)
+    waiting = path.endswith("/events/wait")  # the server keeps to the wait's own timeout
+    timeout = aiohttp.ClientTimeout(total=None if streaming or waiting else args.timeout)
     data: Any = body if isinstance(body, bytes) else None
     js = body if not isinstance(body, bytes) and body is not None else None
     try:
