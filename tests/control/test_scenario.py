@@ -241,3 +241,18 @@ def test_a_seed_makes_toxicity_repeatable(tmp_path: Path) -> None:
     b = asyncio.run(once("b"))
     assert a == b
     assert True in a and False in a
+
+
+def test_a_rule_firing_does_not_hide_events_from_wait_for(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with BenchModule(tmp_path) as b:
+            rule = '[[rule]]\nwhen = { line = "^AT$" }\ndo = { action = "uart_busy" }\n'
+            await b.control.load_scenario(rule)
+            b.send(b"AT+GMR\r\n")
+            b.send(b"AT\r\n")
+            await b.until(b"busy p...\r\n")
+            ev = await b.control.wait_for("command", "^AT[+]GMR$")  # before the rule fired
+            assert ev["text"] == "AT+GMR"
+            assert (await b.control.wait_for("result", "busy"))["text"] == "busy p..."
+
+    asyncio.run(main())

@@ -442,9 +442,13 @@ class Control:
 
     # --- running an operation (every door comes here)
 
-    def run(self, name: str, args: dict[str, Any] | BaseModel, *, pump: bool = True) -> Any:
+    def run(
+        self, name: str, args: dict[str, Any] | BaseModel, *, pump: bool = True, mark: bool = True
+    ) -> Any:
         """Operation ``name`` with ``args`` (validated by its model unless already a
-        model instance); its JSON-able result.  In the module's context."""
+        model instance); its JSON-able result.  In the module's context.  ``mark``: an
+        operation someone asked for moves `wait_for`'s cursor to now (a scenario's
+        rules do not: a test waiting for an event must not lose it to a rule)."""
         op = OPS_BY_NAME.get(name)
         if op is None:
             raise ControlError(f"unknown operation {name!r}", 404)
@@ -452,7 +456,7 @@ class Control:
         if isinstance(req, M.LinkFaultRequest | M.UartFaultRequest):
             req = req.root
         fn: Callable[[Any], Any] = getattr(self, f"_op_{name}")
-        if op.action:
+        if op.action and mark:
             self.bus.mark()
         result = self.module.call(fn, req)
         if pump and self._rt is not None and op.action:

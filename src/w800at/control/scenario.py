@@ -364,7 +364,7 @@ class ScenarioRunner:
         )
         for name, req in st.actions:
             try:
-                c.run(name, req, pump=False)
+                c.run(name, req, pump=False, mark=False)
             except ControlError as exc:
                 c.report(
                     f"rule {st.name}: {name} not done: {exc}",
