@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .fleet_cli import add_parser as add_fleet
 
     add_fleet(sub)
-    from .control.ctl import add_parser as add_ctl
+    from .ctl_cli import add_parser as add_ctl
 
     add_ctl(sub)
     try:

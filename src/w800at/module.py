@@ -41,14 +41,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .channels.base import Channel
 from .channels.memory import MemoryChannel, MemoryHost
 from .channels.pacing import Pacing, wrap_pacing
 from .commands import FEATURES
 from .config import Config, host_addresses
-from .control import Control
 from .core.engine import Engine
 from .core.feature import FeatureSet
 from .core.options import ModuleOptions
@@ -59,6 +58,9 @@ from .runtime.runner import Runtime
 from .store import Store
 from .trace import LogTracer, TraceLinkTap, Tracer, TraceSink, combine, wrap_channel
 from .transcript import TranscriptWriter
+
+if TYPE_CHECKING:
+    from .control import Control
 
 log = get_logger("w800at.module")
 
@@ -134,7 +136,11 @@ class Module:
         self._verbose = verbose
         self.pacing = pacing
         self.features = features
-        self._control = Control(self) if control else None
+        self._control: Control | None = None
+        if control:  # imported only for a module that has the bench: none, no cost
+            from .control import Control
+
+            self._control = Control(self)
         #: the asyncio context the module runs in (its name set); see `call`
         self.context: contextvars.Context | None = None
         self._engine: Engine | None = None

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,33 +36,6 @@ from .control import OPS, UART_TYPES, Op
 
 class UsageError(Exception):
     pass
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "ctl",
-        help="drive a running module's test bench (prints JSON)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "--control",
-        required=True,
-        metavar="PATH|HOST:PORT",
-        help="where the module serves its control API (serve --control)",
-    )
-    p.add_argument(
-        "--control-token",
-        "--token",
-        dest="token",
-        metavar="TOKEN",
-        default=os.environ.get("W800AT_CONTROL_TOKEN") or None,
-        help="the API's token (default: $W800AT_CONTROL_TOKEN)",
-    )
-    p.add_argument("--module", type=int, metavar="I", help="module I of a fleet")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default 30)")
-    p.add_argument("verb", nargs=argparse.REMAINDER, help="the operation and its arguments")
-    p.set_defaults(handler=run)
 
 
 def _value(text: str) -> Any:

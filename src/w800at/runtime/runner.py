@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..channels.base import Channel, apply_uart
 from ..core.actions import Action, ResetNetwork, SaveSettings, SetUart
@@ -30,11 +30,13 @@ from ..core.net_actions import (
 from ..core.service_actions import Ping, Resolve, SntpSync
 from ..log import get_logger
 from ..store import Store
-from .link_faults import FaultBook
 from .net import NetFeature
 from .net_links import LinkTap
 from .server import ServerFeature
 from .services import ServiceFeature
+
+if TYPE_CHECKING:
+    from .link_faults import FaultBook
 
 log = get_logger("w800at.runtime")
 
