@@ -8,8 +8,9 @@ Unix socket or loopback TCP) and ``w800at ctl`` calls that API from the shell.
 
 from __future__ import annotations
 
-from .control import OPS, Control, ControlError, Op
+from .control import Control
 from .events import Event, EventBus
+from .ops import OPS, ControlError, Op
 from .scenario import Scenario, ScenarioError, parse_scenario
 
 __all__ = [

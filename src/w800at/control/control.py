@@ -15,7 +15,6 @@ import asyncio
 import dataclasses
 import random
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -37,293 +36,19 @@ from ..log import get_logger
 from ..runtime.link_faults import ENDING_TYPES, FaultBook, LinkFault
 from . import models as M
 from .events import Event, EventBus, Pattern
+from .ops import OPS, OPS_BY_NAME, ControlError, Op, validate
 from .port import ControlChannel, UartFault
-from .watch import PortWatch
+from .watch import LinkWatch, PortWatch
 
 if TYPE_CHECKING:
     from ..channels.base import Channel
     from ..core.engine import Engine
     from ..module import Module
-    from ..runtime.net_links import LinkTap
     from ..runtime.runner import Runtime
     from ..trace import TraceSink
     from .scenario import ScenarioRunner
 
 log = get_logger("w800at.control")
-
-
-class ControlError(Exception):
-    """An operation that cannot be done now: ``status`` is the HTTP status it maps to
-    (400 bad request, 404 no such thing, 409 not now)."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class Op:
-    """One operation: its name (the Python method, the scenario action), its
-    arguments' model, and where it lives in the HTTP API and ``w800at ctl``."""
-
-    name: str
-    model: type[BaseModel] | Any
-    method: str
-    path: str
-    words: tuple[str, ...]
-    summary: str
-    #: ``w800at ctl`` arguments given without ``key=`` (in this order)
-    positional: tuple[str, ...] = ()
-    #: usable as a scenario action (it changes something)
-    action: bool = True
-
-
-OPS: tuple[Op, ...] = (
-    Op(
-        "status",
-        M.NoArgs,
-        "GET",
-        "/status",
-        ("status",),
-        "mode, Wi-Fi, links, faults",
-        action=False,
-    ),
-    Op(
-        "wifi_drop",
-        M.WifiDrop,
-        "POST",
-        "/wifi/drop",
-        ("wifi", "drop"),
-        "the AP vanishes: WIFI DISCONNECT, links CLOSED, rejoin per AT+CWAUTOCONN",
-    ),
-    Op("aps", M.NoArgs, "GET", "/wifi/aps", ("wifi", "aps"), "the access points", action=False),
-    Op(
-        "ap_add",
-        M.ApAdd,
-        "POST",
-        "/wifi/aps",
-        ("wifi", "ap", "add"),
-        "an access point comes up",
-        ("ssid",),
-    ),
-    Op(
-        "ap_change",
-        M.ApChange,
-        "PATCH",
-        "/wifi/aps/{ssid}",
-        ("wifi", "ap", "set"),
-        "an access point changes RSSI, password, channel",
-        ("ssid",),
-    ),
-    Op(
-        "ap_remove",
-        M.ApRemove,
-        "DELETE",
-        "/wifi/aps/{ssid}",
-        ("wifi", "ap", "remove"),
-        "an access point goes away",
-        ("ssid",),
-    ),
-    Op(
-        "next_join",
-        M.NextJoin,
-        "POST",
-        "/wifi/next-join",
-        ("wifi", "next-join"),
-        "the next joins time out, get a wrong password, find no AP, fail, or get no DHCP",
-        ("outcome",),
-    ),
-    Op(
-        "station_set",
-        M.StationSet,
-        "PUT",
-        "/station",
-        ("station", "set"),
-        "the network hands the station new addresses",
-    ),
-    Op("dns", M.NoArgs, "GET", "/dns", ("dns", "list"), "the DNS overrides", action=False),
-    Op(
-        "dns_set",
-        M.DnsSet,
-        "PUT",
-        "/dns/{name}",
-        ("dns", "set"),
-        "DNS answers for a name: addresses, NXDOMAIN, or no answer",
-        ("name",),
-    ),
-    Op(
-        "dns_clear",
-        M.DnsClear,
-        "DELETE",
-        "/dns",
-        ("dns", "clear"),
-        "forget a DNS override (or all)",
-        ("name",),
-    ),
-    Op(
-        "sntp_shift",
-        M.SntpShift,
-        "POST",
-        "/sntp/shift",
-        ("sntp", "shift"),
-        "the SNTP servers' clock moves",
-        ("seconds",),
-    ),
-    Op(
-        "link_fault",
-        M.LinkFaultRequest,
-        "POST",
-        "/links/faults",
-        ("link", "fault"),
-        "a fault on a link (Toxiproxy's toxics, refuse, tls_fail)",
-        ("target", "type"),
-    ),
-    Op("faults", M.NoArgs, "GET", "/faults", ("faults",), "every fault installed", action=False),
-    Op(
-        "fault_remove",
-        M.FaultRemove,
-        "DELETE",
-        "/faults/{id}",
-        ("fault", "remove"),
-        "remove a fault",
-        ("id",),
-    ),
-    Op("faults_clear", M.NoArgs, "DELETE", "/faults", ("faults", "clear"), "remove every fault"),
-    Op(
-        "uart_fault",
-        M.UartFaultRequest,
-        "POST",
-        "/uart/faults",
-        ("uart", "fault"),
-        "a host-port fault: corrupt, drop, duplicate, delay, hang, dead, reset",
-        ("type",),
-    ),
-    Op(
-        "uart_busy",
-        M.UartBusy,
-        "POST",
-        "/uart/busy",
-        ("uart", "busy"),
-        "answer busy p... to the next command lines",
-        ("count",),
-    ),
-    Op(
-        "uart_inject",
-        M.UartInject,
-        "POST",
-        "/uart/inject",
-        ("uart", "inject"),
-        "bytes on the line now: data, a URC, garbage",
-    ),
-    Op(
-        "uart_clear",
-        M.NoArgs,
-        "DELETE",
-        "/uart/faults",
-        ("uart", "clear"),
-        "remove every host-port fault",
-    ),
-    Op(
-        "power_reset",
-        M.NoArgs,
-        "POST",
-        "/power/reset",
-        ("power", "reset"),
-        "reset (EN pin): links gone, ready again",
-    ),
-    Op(
-        "power_cycle",
-        M.PowerCycle,
-        "POST",
-        "/power/cycle",
-        ("power", "cycle"),
-        "power off, then on: links gone, ready again",
-        ("off",),
-    ),
-    Op(
-        "seed",
-        M.Seed,
-        "POST",
-        "/seed",
-        ("seed",),
-        "seed the random generator (toxicity, jitter, UART rates)",
-        ("seed",),
-    ),
-    Op(
-        "scenario",
-        M.NoArgs,
-        "GET",
-        "/scenario",
-        ("scenario", "show"),
-        "the scenario's rules and what fired",
-        action=False,
-    ),
-    Op(
-        "scenario_clear",
-        M.NoArgs,
-        "DELETE",
-        "/scenario",
-        ("scenario", "clear"),
-        "drop the scenario",
-        action=False,
-    ),
-)
-OPS_BY_NAME = {op.name: op for op in OPS}
-
-#: ``w800at ctl uart corrupt rate=0.01`` is ``uart fault type=corrupt rate=0.01``
-UART_TYPES = ("corrupt", "drop", "duplicate", "delay", "hang", "dead", "reset")
-
-
-def validate(op: Op, args: dict[str, Any]) -> Any:
-    """The operation's arguments as its model (pydantic ValidationError if bad)."""
-    return op.model.model_validate(args)
-
-
-class _Tap:
-    """The control's `LinkTap`: links opening, closing and carrying bytes, as events
-    (and scenario triggers); another tap (the trace) is called first."""
-
-    def __init__(self, control: Control, inner: LinkTap | None) -> None:
-        self.control = control
-        self.inner = inner
-        self.totals: dict[tuple[int, str], int] = {}
-
-    def up(self, link_id: int, data: bytes) -> None:
-        if self.inner is not None:
-            self.inner.up(link_id, data)
-        self._bytes(link_id, "up", len(data))
-
-    def down(self, link_id: int, data: bytes) -> None:
-        if self.inner is not None:
-            self.inner.down(link_id, data)
-        self._bytes(link_id, "down", len(data))
-
-    def _bytes(self, link_id: int, stream: str, n: int) -> None:
-        key = (link_id, stream)
-        total = self.totals.get(key, 0) + n
-        self.totals[key] = total
-        self.control.bus.publish("bytes", "", link=link_id, stream=stream, n=n, total=total)
-        sc = self.control.scenario_runner
-        if sc is not None:
-            sc.link_bytes(link_id)
-
-    def event(self, link_id: int, text: str) -> None:
-        if self.inner is not None:
-            self.inner.event(link_id, text)
-        c = self.control
-        if text.startswith("open"):
-            _, kind, remote = [*text.split(" ", 2), "", ""][:3]
-            self.totals[(link_id, "up")] = self.totals[(link_id, "down")] = 0
-            c.bus.publish(
-                "link_open", f"link {link_id} {text}", link=link_id, type=kind, remote=remote
-            )
-            if c.scenario_runner is not None:
-                c.scenario_runner.link_event("open", link_id)
-        else:
-            reason = text.removeprefix("closed ").strip("()")
-            c.bus.publish("link_close", f"link {link_id} {text}", link=link_id, reason=reason)
-            if c.scenario_runner is not None:
-                c.scenario_runner.link_event("close", link_id)
 
 
 class Control:
@@ -347,7 +72,7 @@ class Control:
         self._engine: Engine | None = None
         self._rt: Runtime | None = None
         self._next_id = 1
-        self._tap: _Tap | None = None
+        self._tap: LinkWatch | None = None
 
     def _time(self) -> float:
         try:
@@ -375,7 +100,7 @@ class Control:
     def bind(self, engine: Engine, rt: Runtime, sink: TraceSink | None) -> None:
         """The started module's parts (called once the runtime exists)."""
         self._engine, self._rt, self.sink = engine, rt, sink
-        self._tap = _Tap(self, rt.link_tap)
+        self._tap = LinkWatch(self, rt.link_tap)
         rt.link_tap = self._tap
         if self._pending_scenario is not None:
             scenario, self._pending_scenario = self._pending_scenario, None

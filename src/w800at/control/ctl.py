@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .control import OPS, UART_TYPES, Op
+from .ops import OPS, UART_TYPES, Op
 
 
 class UsageError(Exception):

@@ -41,7 +41,8 @@ from pydantic.json_schema import models_json_schema
 from .. import __version__
 from ..log import get_logger
 from . import models as M
-from .control import OPS, Control, ControlError, Op
+from .control import Control
+from .ops import OPS, ControlError, Op
 from .scenario import ScenarioError, parse_scenario
 
 log = get_logger("w800at.control.http")

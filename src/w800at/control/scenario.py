@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..log import get_logger
-from .control import OPS_BY_NAME, ControlError, validate
 from .models import Regex, describe_error
+from .ops import OPS_BY_NAME, ControlError, validate
 
 if TYPE_CHECKING:
     from .control import Control
@@ -254,7 +254,6 @@ class ScenarioRunner:
             at = st.rule.when.at or 0.0
             delay = max(0.0, self._power_on + at - rt.now())
             st.timer = rt.loop.call_later(delay, self._at, st, context=self._context())
-        return
 
     def _context(self) -> Any:
         ctx = self.control.module.context

@@ -15,6 +15,8 @@ from ..trace import HOST_TO_MODULE, MODULE_TO_HOST
 from ..transcript import Row, Transcriber
 
 if TYPE_CHECKING:
+    from ..runtime.net_links import LinkTap
+    from .control import Control
     from .events import EventBus
 
 #: transcript rows -> event kinds (lane, kind)
@@ -78,3 +80,50 @@ class PortWatch:
         self.bus.publish(kind, text, **fields)
         if kind == "urc" and self.on_urc is not None:
             self.on_urc(text)
+
+
+class LinkWatch:
+    """The control's `LinkTap`: links opening, closing and carrying bytes, as events
+    (and scenario triggers); another tap (the trace) is called first."""
+
+    def __init__(self, control: Control, inner: LinkTap | None) -> None:
+        self.control = control
+        self.inner = inner
+        self.totals: dict[tuple[int, str], int] = {}
+
+    def up(self, link_id: int, data: bytes) -> None:
+        if self.inner is not None:
+            self.inner.up(link_id, data)
+        self._bytes(link_id, "up", len(data))
+
+    def down(self, link_id: int, data: bytes) -> None:
+        if self.inner is not None:
+            self.inner.down(link_id, data)
+        self._bytes(link_id, "down", len(data))
+
+    def _bytes(self, link_id: int, stream: str, n: int) -> None:
+        key = (link_id, stream)
+        total = self.totals.get(key, 0) + n
+        self.totals[key] = total
+        self.control.bus.publish("bytes", "", link=link_id, stream=stream, n=n, total=total)
+        sc = self.control.scenario_runner
+        if sc is not None:
+            sc.link_bytes(link_id)
+
+    def event(self, link_id: int, text: str) -> None:
+        if self.inner is not None:
+            self.inner.event(link_id, text)
+        c = self.control
+        if text.startswith("open"):
+            _, kind, remote = [*text.split(" ", 2), "", ""][:3]
+            self.totals[(link_id, "up")] = self.totals[(link_id, "down")] = 0
+            c.bus.publish(
+                "link_open", f"link {link_id} {text}", link=link_id, type=kind, remote=remote
+            )
+            if c.scenario_runner is not None:
+                c.scenario_runner.link_event("open", link_id)
+        else:
+            reason = text.removeprefix("closed ").strip("()")
+            c.bus.publish("link_close", f"link {link_id} {text}", link=link_id, reason=reason)
+            if c.scenario_runner is not None:
+                c.scenario_runner.link_event("close", link_id)
