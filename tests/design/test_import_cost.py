@@ -18,8 +18,9 @@ def loaded_after(module: str) -> str:
     return run.stdout.strip()
 
 
-def test_importing_the_package_loads_nothing_else() -> None:
+def test_importing_the_package_or_the_plugin_loads_nothing_else() -> None:
     assert loaded_after("w800at") == "['w800at']"
+    assert loaded_after("w800at.pytest_plugin") == "['w800at', 'w800at.pytest_plugin']"
 
 
 def test_every_public_name_is_there_on_first_use() -> None:
