@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+# Imported before pytester's in-process runs: they snapshot sys.modules and drop what an
+# inner run imported first, and a second import of asyncio would not catch the
+# CancelledError of the first one's C tasks (which outlive the snapshot).
+import w800at.testing  # noqa: F401
+
 pytest_plugins = ["pytester"]
 
 #: a transcript row: time, delta, then lane, kind and text (exact, as ``trace show``)
@@ -336,10 +341,25 @@ def test_parallel_workers_get_their_own_ports_and_paths(
             }}
             with open(os.path.join({str(out)!r}, f"{{i}}.json"), "w") as f:
                 json.dump(seen, f)
+
+        def test_fails(w800at):
+            w800at.host().expect_exact(b"ready")
+            assert w800at.host().cmd("AT+RST").ok
+            assert False, "in a worker"
         """
     )
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=6, failed=1)
+    result.stdout.re_match_lines(  # the report came from a worker with its transcript
+        [
+            r"-+ w800at transcript: w800 -+$",
+            r"trace: /.*/popen-gw\d/test_fails0/w800at/w800\.trace$",
+            row("host", "cmd", "AT+RST"),
+            row("module", "echo", "AT+RST"),
+            row("module", "result", "OK"),
+        ],
+        consecutive=False,
+    )
     seen = [json.loads(p.read_text()) for p in sorted(out.iterdir())]
     assert len(seen) == 6
     assert {s["worker"] for s in seen} == {"gw0", "gw1"}
