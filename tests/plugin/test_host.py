@@ -236,3 +236,16 @@ def test_until_the_control_api_lands(make: ModuleFactory, tmp_path: Path) -> Non
     m = make(transport="memory")
     with pytest.raises(AttributeError, match="has no control API"):
         m.control  # noqa: B018
+
+
+@pytest.mark.parametrize("transport", ["pty", "tcp"])
+def test_a_second_host_finds_the_module_as_it_was(make: ModuleFactory, transport: str) -> None:
+    m = make(transport=transport)
+    ready(m)
+    first = m.host()
+    assert first.cmd("ATE0").ok
+    first.close()
+    second = m.host()
+    assert second is not first
+    assert second.cmd("AT").raw == b"\r\nOK\r\n"  # no ready again, and echo still off
+    assert second.read(0.2) == b""
