@@ -1,7 +1,9 @@
 """``w800at``: the command line.
 
-``w800at serve`` runs the module on a port; ``w800at certs`` manages the TLS
-certificate store.
+``w800at serve`` runs the module on a port; ``w800at fleet`` runs many;
+``w800at certs`` manages the TLS certificate store; ``w800at trace show`` reads a
+trace.  For tests, pytest finds the w800at fixtures (``w800at``, ``w800at_factory``,
+``w800at_fleet``) once w800at is installed: see "Testing with pytest" in the README.
 """
 
 from __future__ import annotations

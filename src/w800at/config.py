@@ -368,7 +368,13 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return ConfigFile().convert()
     name = _show_path(path)
-    data = _parse(path, name)
+    return config_from_data(_parse(path, name), name)
+
+
+def config_from_data(data: dict[str, Any], name: str = "config") -> Config:
+    """The configuration a TOML file would give, from its tables as Python values
+    (``{"access_point": [{"ssid": "lab"}]}``), checked the same way; `ConfigError`
+    names the problem after ``name``."""
     try:
         model = ConfigFile.model_validate(data)
     except ValidationError as exc:

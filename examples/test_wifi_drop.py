@@ -1,0 +1,30 @@
+"""The access point drops the station; the driver must join again by itself.
+
+Uses the module's control API (``w800at.control``, the test bench's): its coroutines run
+on the module's loop through ``w800at.run`` (wait for the result) and ``w800at.submit``
+(start it now, collect the result later).
+"""
+
+import pytest
+from atdriver import AtDriver
+
+LAB = {"access_point": [{"ssid": "lab", "password": "lab-secret"}]}
+
+
+@pytest.fixture
+def control(w800at):
+    if getattr(w800at.module, "control", None) is None:
+        pytest.skip("needs the control API (Module.control), which this w800at does not have yet")
+    return w800at.control
+
+
+@pytest.mark.w800at(config=LAB)
+def test_the_driver_joins_again_after_a_wifi_drop(w800at, control):
+    driver = AtDriver(w800at.port)
+    driver.join("lab", "lab-secret")
+    dropped = w800at.submit(control.wait_for("urc", "WIFI DISCONNECT"))
+    w800at.run(control.wifi_drop())
+    dropped.result(timeout=5)
+    driver.service(until=lambda: driver.joins == 2, timeout=10)
+    assert driver.joins == 2
+    assert driver.connected
