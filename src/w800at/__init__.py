@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .core.errors import CommandError, ErrCode
     from .core.feature import Feature, FeatureSet
     from .core.options import ModuleOptions
+    from .fleet import Fleet
     from .module import Module, ModuleThread
     from .profiles import ESP_AT, PROFILES, W800, Profile, get_profile
     from .store import Store
@@ -39,6 +40,7 @@ _WHERE = {
     "Feature": ".core.feature",
     "FeatureSet": ".core.feature",
     "ModuleOptions": ".core.options",
+    "Fleet": ".fleet",
     "Module": ".module",
     "ModuleThread": ".module",
     "ESP_AT": ".profiles",
@@ -75,6 +77,7 @@ __all__ = [
     "ErrCode",
     "Feature",
     "FeatureSet",
+    "Fleet",
     "MemoryChannel",
     "MemoryHost",
     "Mode",
