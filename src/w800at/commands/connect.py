@@ -149,10 +149,18 @@ def _cipclose_s(m: Engine, a: Args) -> Task:
 # --- state: AT+CIPSTATE?, AT+CIPSTATUS ------------------------------------------------
 
 
+#: the links AT+CIPSTATE? / AT+CIPSTATUS list: open ones, and those the peer closed
+#: while passive data is still unread (`LinkState.HELD`): the spec's AT+CIPRECVMODE note
+#: ("the buffered socket data still exists and the MCU can still read it ... CLOSED for
+#: this connection will never appear until ...") keeps the link until it is read or
+#: closed by the host, and the wire-format doc lists it "until the data is read"
+_LISTED = (LinkState.OPEN, LinkState.HELD)
+
+
 def _state_rows(m: Engine, label: str) -> bytes:
     rows = []
     for i, link in sorted(m.links.links.items()):
-        if link.state is not LinkState.OPEN:
+        if link.state not in _LISTED:
             continue
         rows.append(
             render.info(
@@ -180,7 +188,7 @@ def _cipstatus(m: Engine) -> None:
     table = m.links
     if not m.station.has_ip:
         code = ST_NO_WIFI
-    elif any(lk.state is LinkState.OPEN for lk in table.links.values()):
+    elif any(lk.state in _LISTED for lk in table.links.values()):
         code = ST_LINKED
     elif table.ever_linked:
         code = ST_CLOSED
