@@ -45,6 +45,9 @@ class Profile:
     dhcp_time: float = 0.1
     #: AT+CWJAP? when no AP is joined answers this line before OK (None: plain ERROR)
     cwjap_query_idle: str | None = "No AP"
+    #: AT+CIPSTATUS ``STATUS:<n>`` before the station has started any join (after one
+    #: that failed or dropped it is 5 in both tables)
+    cipstatus_idle: int = 5
     #: default AT+UART_CUR / DEF: baud, data bits, stop bits, parity, flow control
     uart_default: tuple[int, int, int, int, int] = (115200, 8, 1, 0, 0)
     #: default station hostname
@@ -94,6 +97,12 @@ ESP_AT = Profile(
     escape_guard=0.020,
     recvlen_unused="-1",
     cipv6_default=0,
+    # ESP-AT v2.4 and later (docs/en/AT_Command_Set/TCP-IP_AT_Commands.rst, AT+CIPSTATUS
+    # <stat>): "1: The ESP station is initialized, but not started a Wi-Fi connection
+    # yet"; 5 is "started a Wi-Fi connection, but was not connected to an AP or
+    # disconnected from an AP".  The w800 dialect (AT 2.1) keeps the older table's 5,
+    # "not connected to an AP" (wire-format doc).
+    cipstatus_idle=1,
     hostname="espressif",
     # espressif/esp-at, main/interface/include/at_uart.h: AT_UART_RX_BUFFER_SIZE 2048,
     # the rx ring buffer of uart_driver_install() for the AT port (ESP32 family; older
