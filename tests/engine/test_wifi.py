@@ -14,9 +14,9 @@ from w800at.profiles import ESP_AT, W800
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
-FAIL = b"\r\nFAIL\r\n"
 READY = b"\r\nready\r\n"
-JOINED = b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
+#: a join's answer: OK once IPv4 is up, then the IPv6 URCs (issue 12 item 5)
+JOINED = b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK + b"WIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
 JOIN_TIME = W800.join_time + W800.dhcp_time + 0.001
 
 APS = [
@@ -48,9 +48,15 @@ def test_join_success_messages_whole_and_bytewise() -> None:
         assert out == b"WIFI CONNECTED\r\n"
         return out + h.advance(W800.dhcp_time)
 
-    assert both(scenario, options=LAB) == JOINED + OK
+    assert both(scenario, options=LAB) == JOINED
 
 
+#: a failed join: +CWJAP:<code> (esp-at only, see Profile.cwjap_fail_code), then ERROR
+#: with ERR CODE 0x010A0000 (execution failed) under AT+SYSLOG=1; no FAIL (ESP8266 AT 1.x)
+JOIN_FAILED = b"ERR CODE:0x010a0000\r\n" + ERROR
+
+
+@pytest.mark.parametrize("profile", [W800, ESP_AT])
 @pytest.mark.parametrize(
     ("line", "code"),
     [
@@ -60,32 +66,65 @@ def test_join_success_messages_whole_and_bytewise() -> None:
         (b'AT+CWJAP="lab","secret","02:00:00:00:00:ff"\r\n', 3),  # BSSID does not match
     ],
 )
-def test_join_failures(line: bytes, code: int) -> None:
-    h = quiet()
-    assert jap(h, line) == b"+CWJAP:%d\r\n" % code + FAIL
-    assert h.send(b"AT+CWSTATE?\r\nAT+CWJAP?\r\n") == (
-        b'+CWSTATE:4,""\r\n' + OK + b"No AP\r\n" + OK
+def test_join_failures(line: bytes, code: int, profile: Any) -> None:
+    """Issue 12 item 4: ERROR, not FAIL; +CWJAP:<code> first where the dialect has it."""
+
+    def scenario(h: Harness, bytewise: bool) -> bytes:
+        h.send(b"ATE0\r\nAT+SYSLOG=1\r\n")
+        out = h.send(line, bytewise=bytewise) + h.advance(JOIN_TIME)
+        return out + h.send(b"AT+CWSTATE?\r\nAT+CWJAP?\r\n", bytewise=bytewise)
+
+    code_line = b"+CWJAP:%d\r\n" % code if profile.cwjap_fail_code else b""
+    assert both(scenario, profile=profile, options=LAB) == (
+        code_line + JOIN_FAILED + b'+CWSTATE:4,""\r\n' + OK + b"No AP\r\n" + OK
     )
+
+
+def test_w800_join_failure_has_no_code_line() -> None:
+    """WinnerMicro's W800 Wi-Fi AT page gives a failed AT+CWJAP as ERROR alone."""
+    assert not W800.cwjap_fail_code and ESP_AT.cwjap_fail_code
+    h = quiet()
+    assert jap(h, b'AT+CWJAP="lab","wrong"\r\n') == JOIN_FAILED
+
+
+@pytest.mark.parametrize("profile", [W800, ESP_AT])
+@pytest.mark.parametrize(
+    "bssid",
+    [b"zz:00:00:00:00:aa", b"02:00:00:00:00", b"02-00-00-00-00-aa", b"02:00:00:00:00:aaa"],
+)
+def test_bad_bssid_is_a_parameter_error_and_keeps_the_ap(profile: Any, bssid: bytes) -> None:
+    """Issue 12 item 4: a BSSID that does not parse is rejected before the join starts:
+    no WIFI DISCONNECT, the station stays on its AP."""
+    h = quiet(profile)
+    h.send(b"AT+CIPV6=0\r\n")
+    jap(h, b'AT+CWJAP="lab","secret"\r\n')
+    code = b"0x01040000" if len(bssid) > 17 else b"0x01070000"  # too long / not a MAC
+    line = b'AT+CWJAP="open","","%s"\r\n' % bssid
+    assert jap(h, line) == b"ERR CODE:%s\r\n" % code + ERROR
+    assert h.send(b"AT+CWSTATE?\r\n") == b'+CWSTATE:2,"lab"\r\n' + OK
+    assert h.engine.station.has_ip
     h.check()
 
 
 def test_join_with_matching_bssid_and_no_ipv6() -> None:
     h = quiet()
-    assert jap(h, b'AT+CWJAP="lab","secret","02:00:00:00:00:AA"\r\n') == JOINED + OK
+    assert jap(h, b'AT+CWJAP="lab","secret","02:00:00:00:00:AA"\r\n') == JOINED
     assert jap(h, b'AT+CWJAP="v4only","x"\r\n') == (
         b"WIFI DISCONNECT\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK
-    )
+    )  # an AP without IPv6: no IPv6 URCs
 
 
 def test_failure_fault_injection_from_options() -> None:
     opts = ModuleOptions(access_points=[AccessPoint("lab", fail=4)], addresses=LAB_ADDRESSES)
     h = quiet(options=opts)
-    assert jap(h, b'AT+CWJAP="lab","whatever"\r\n') == b"+CWJAP:4\r\n" + FAIL
+    assert jap(h, b'AT+CWJAP="lab","whatever"\r\n') == JOIN_FAILED  # w800: no code line
+    h2 = quiet(ESP_AT, options=opts)
+    assert jap(h2, b'AT+CWJAP="lab","whatever"\r\n') == b"+CWJAP:4\r\n" + JOIN_FAILED
 
 
 def test_no_access_points_configured_means_any_join_works() -> None:
     h = quiet(options=None)
-    assert jap(h, b'AT+CWJAP="anything","anypass"\r\n') == JOINED + OK
+    assert jap(h, b'AT+CWJAP="anything","anypass"\r\n') == JOINED
     assert h.send(b"AT+CWJAP?\r\n") == (
         b'+CWJAP:"anything","02:00:00:00:00:01",6,-45,0,1,3,0,1\r\n' + OK
     )
@@ -95,7 +134,7 @@ def test_query_state_and_quit() -> None:
     h = quiet()
     assert h.send(b"AT+CWSTATE?\r\n") == b'+CWSTATE:0,""\r\n' + OK
     assert h.send(b"AT+CWJAP?\r\n") == b"No AP\r\n" + OK
-    assert jap(h, b'AT+CWJAP="lab","secret"\r\n') == JOINED + OK
+    assert jap(h, b'AT+CWJAP="lab","secret"\r\n') == JOINED
     assert h.send(b"AT+CWJAP?\r\n") == (
         b'+CWJAP:"lab","02:00:00:00:00:aa",11,-40,0,1,3,0,1\r\n' + OK
     )
@@ -116,7 +155,7 @@ def test_cwjap_query_idle_without_a_dialect_line() -> None:
 def test_join_again_disconnects_first() -> None:
     h = quiet()
     jap(h, b'AT+CWJAP="lab","secret"\r\n')
-    assert jap(h, b'AT+CWJAP="lab","wrong"\r\n') == b"WIFI DISCONNECT\r\n+CWJAP:2\r\n" + FAIL
+    assert jap(h, b'AT+CWJAP="lab","wrong"\r\n') == b"WIFI DISCONNECT\r\n" + JOIN_FAILED
 
 
 def test_cwjap_execute_rejoins_the_saved_ap() -> None:
@@ -124,7 +163,7 @@ def test_cwjap_execute_rejoins_the_saved_ap() -> None:
     assert h.send(b"AT+CWJAP\r\n") == b"ERR CODE:0x010c0000\r\n" + ERROR  # nothing saved
     jap(h, b'AT+CWJAP="lab","secret"\r\n')
     h.send(b"AT+CWQAP\r\n")
-    assert jap(h, b"AT+CWJAP\r\n") == JOINED + OK
+    assert jap(h, b"AT+CWJAP\r\n") == JOINED
 
 
 def test_cwjap_parameter_errors() -> None:
@@ -136,7 +175,7 @@ def test_cwjap_parameter_errors() -> None:
     )
     assert h.send(b"AT+CWJAP=lab,secret\r\n") == b"ERR CODE:0x01050000\r\n" + ERROR
     # escapes inside strings: \" and \, and \\ are literal characters
-    assert jap(h, b'AT+CWJAP="lab","s\\ecret"\r\n') == JOINED + OK
+    assert jap(h, b'AT+CWJAP="lab","s\\ecret"\r\n') == JOINED
 
 
 def test_cwmode() -> None:
@@ -266,7 +305,8 @@ def test_autoconnect_joins_at_boot_in_the_background() -> None:
     assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:3,"lab"\r\n' + OK
     assert h.advance(W800.join_time) == b"WIFI CONNECTED\r\n"
     assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:1,"lab"\r\n' + OK
-    assert h.advance(W800.dhcp_time) == JOINED[len(b"WIFI CONNECTED\r\n") :]
+    # in the background: no OK, the URCs alone
+    assert h.advance(W800.dhcp_time) == JOINED.replace(OK, b"")[len(b"WIFI CONNECTED\r\n") :]
     assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:2,"lab"\r\n' + OK
     h.check()
 

@@ -131,7 +131,8 @@ def test_join_reports_ipv6_addresses_when_enabled() -> None:
     out = h.join()
     assert out == (
         b'AT+CWJAP="lab","secret"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n'
-        b"WIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n" + OK
+        + OK
+        + b"WIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
     )
     h2 = Harness(ESP_AT)
     assert h2.join() == b'AT+CWJAP="lab","secret"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n' + OK

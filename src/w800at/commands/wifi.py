@@ -9,6 +9,7 @@ configured), because the links really leave from this host.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -34,6 +35,9 @@ CIPV6 = SettingDef("cipv6", lambda p: p.cipv6_default)
 
 #: the SoftAP's address (AT+CWMODE=2/3); the SoftAP itself is not simulated
 SOFTAP_IP = "192.168.4.1"
+
+#: a MAC address as the AT commands take it (hex digits in either case)
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
 
 #: AT+CWJAP failure codes (wire-format doc)
 JAP_TIMEOUT, JAP_WRONG_PASSWORD, JAP_NO_AP, JAP_FAILED = 1, 2, 3, 4
@@ -77,9 +81,15 @@ def _cancelled(m: Engine, station: Station, attempt: int) -> bool:
 
 
 def join(m: Engine, ssid: str, password: str, bssid: str | None, *, report: bool = True) -> Task:
-    """Associate, then DHCP.  Returns None on success or FAIL; ``report``: print the
-    ``+CWJAP:<code>`` line of a failure (AT+CWJAP does; the boot-time auto-join does not,
-    there is no command for such a line to answer)."""
+    """Associate, then DHCP.  ``report``: this is AT+CWJAP (the boot-time auto-join is
+    not: no command for its lines to answer).
+
+    A failure ends in ``ERROR`` (ESP-AT v2.x/v3.x; ``FAIL`` was the old ESP8266 AT
+    1.x ending), preceded in dialects that print it by ``+CWJAP:<code>``.  On success
+    the join answers ``WIFI CONNECTED``, ``WIFI GOT IP`` and ``OK`` ("OK means that the
+    IPv4 network is ready"), then the IPv6 URCs (ESP-AT documents them as
+    ``[WIFI GOT IPv6 LL]`` / ``[WIFI GOT IPv6 GL]`` after OK); so the task writes its
+    own OK and returns `Final.NONE`."""
     _drop_station(m)
     station, attempt = m.station, m.station.attempt
     m.station.state = WifiState.CONNECTING
@@ -87,7 +97,7 @@ def join(m: Engine, ssid: str, password: str, bssid: str | None, *, report: bool
     m.station.target = ssid
     yield Sleep(m.profile.join_time)
     if _cancelled(m, station, attempt):
-        return Final.FAIL
+        raise CommandError(ErrCode.EXEC_FAILED, f"join of {ssid!r} overtaken")
     ap = find_ap(m, ssid)
     code: int | None = None
     if ap is None or (bssid and bssid.lower() != ap.bssid.lower()):
@@ -98,15 +108,15 @@ def join(m: Engine, ssid: str, password: str, bssid: str | None, *, report: bool
         code = JAP_WRONG_PASSWORD
     if code is not None or ap is None:
         m.station.state = WifiState.DISCONNECTED
-        if report:
+        if report and m.profile.cwjap_fail_code:
             m.emit(render.info("+CWJAP", code))
-        return Final.FAIL
+        raise CommandError(ErrCode.EXEC_FAILED, f"join of {ssid!r} failed: code {code}")
     m.station.state = WifiState.CONNECTED_NO_IP
     m.station.ap = ap
     m.emit(render.WIFI_CONNECTED)
     yield Sleep(m.profile.dhcp_time)
     if _cancelled(m, station, attempt):  # left meanwhile
-        return Final.FAIL
+        raise CommandError(ErrCode.EXEC_FAILED, f"join of {ssid!r} overtaken")
     addr = addresses(m)
     has_v6 = bool(m.settings.int(CIPV6) and ap.ipv6)
     if not has_v6:  # no IPv6 from this AP: AT+CIPSTA?/AT+CIFSR must not show any
@@ -114,13 +124,16 @@ def join(m: Engine, ssid: str, password: str, bssid: str | None, *, report: bool
     m.station.addr = addr
     m.station.state = WifiState.GOT_IP
     m.emit(render.WIFI_GOT_IP)
+    m.settings.set(JOIN, {"ssid": ssid, "password": password, "bssid": bssid or ""})
+    if report:
+        m.save_if_dirty()
+        m.emit(render.OK)
     if has_v6:
         if addr.ip6_ll:
             m.emit(render.WIFI_GOT_IP6_LL)
         if addr.ip6_gl:
             m.emit(render.WIFI_GOT_IP6_GL)
-    m.settings.set(JOIN, {"ssid": ssid, "password": password, "bssid": bssid or ""})
-    return None
+    return Final.NONE
 
 
 # --- AT+CWMODE ---------------------------------------------------------------------
@@ -147,7 +160,11 @@ def _need_station(m: Engine) -> None:
 
 def _cwjap_s(m: Engine, a: Args) -> Task:
     _need_station(m)
-    return join(m, a.str("ssid"), a.str("pwd"), a.opt_str("bssid"))
+    bssid = a.opt_str("bssid") or None
+    if bssid is not None and not _MAC.fullmatch(bssid):
+        # checked before the join starts: a bad parameter leaves the current AP alone
+        raise CommandError(ErrCode.PARAM_INVALID, f"bssid {bssid!r} is not a MAC address")
+    return join(m, a.str("ssid"), a.str("pwd"), bssid)
 
 
 def _cwjap_x(m: Engine) -> Task:

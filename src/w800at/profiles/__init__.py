@@ -45,6 +45,8 @@ class Profile:
     dhcp_time: float = 0.1
     #: AT+CWJAP? when no AP is joined answers this line before OK (None: plain ERROR)
     cwjap_query_idle: str | None = "No AP"
+    #: a failed AT+CWJAP prints ``+CWJAP:<code>`` before its ``ERROR``
+    cwjap_fail_code: bool = True
     #: AT+CIPSTATUS ``STATUS:<n>`` before the station has started any join (after one
     #: that failed or dropped it is 5 in both tables)
     cipstatus_idle: int = 5
@@ -73,6 +75,11 @@ W800 = Profile(
     escape_guard=0.030,
     recvlen_unused="",
     cipv6_default=1,
+    # WinnerMicro's W800 "Wi-Fi AT Command Set" (wm_iot_sdk
+    # docs/en/component_guides/AT/Wi-Fi_AT.rst, AT+CWJAP) gives the failure as
+    # ``ERROR`` alone and lists no <error code> parameter, where ESP-AT's page (which
+    # it follows line by line otherwise) has ``+CWJAP:<error code>`` then ``ERROR``.
+    cwjap_fail_code=False,
     hostname="w800",
     # WinnerMicro WM IoT SDK (the W800's ESP-AT-style AT firmware),
     # components/wm_atcmd/src/wm_atcmd_init.c: WM_ATCMD_UART_RX_BUF_SIZE 1024, the rx
