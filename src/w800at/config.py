@@ -16,7 +16,7 @@ Every key is optional (``ssid`` is required inside an ``[[access_point]]``)::
     [[access_point]]            # none: any SSID joins with any password
     ssid = "lab"                # 1-32 bytes, unique among the access points
     password = "lab-secret"     # omit: any password; see _check_password
-    bssid = "02:00:00:00:00:01" # unicast MAC
+    bssid = "02:00:00:00:00:01" # unicast MAC; omit: derived from the SSID
     channel = 6                 # 1-14
     rssi = -45                  # -100..0
     ecn = 3                     # 0-8, AT+CWLAP's <ecn>

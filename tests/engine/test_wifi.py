@@ -9,7 +9,7 @@ import pytest
 from tests.harness import LAB_ADDRESSES, Harness, both
 from w800at.core.actions import SaveSettings
 from w800at.core.options import ModuleOptions
-from w800at.core.state import AccessPoint
+from w800at.core.state import AccessPoint, derived_bssid
 from w800at.profiles import ESP_AT, W800
 
 OK = b"\r\nOK\r\n"
@@ -126,7 +126,7 @@ def test_no_access_points_configured_means_any_join_works() -> None:
     h = quiet(options=None)
     assert jap(h, b'AT+CWJAP="anything","anypass"\r\n') == JOINED
     assert h.send(b"AT+CWJAP?\r\n") == (
-        b'+CWJAP:"anything","02:00:00:00:00:01",6,-45,0,1,3,0,1\r\n' + OK
+        b'+CWJAP:"anything","%s",6,-45,0,1,3,0,1\r\n' % derived_bssid("anything").encode() + OK
     )
 
 
@@ -191,28 +191,143 @@ def test_cwmode() -> None:
     assert h.send(b"AT+CWMODE=4\r\n") == b"ERR CODE:0x01070000\r\n" + ERROR
 
 
-def test_cwlap_lists_configured_aps() -> None:
+#: the lab's APs as +CWLAP rows: ESP-AT's eleven fields (esp-at) and the nine of
+#: WinnerMicro's W800 page (no <freq_offset>/<freqcal_val>; <bgn> b/g/n is 5 there)
+ESP_ROWS = {
+    "lab": b'+CWLAP:(3,"lab",-40,"02:00:00:00:00:aa",11,-1,-1,4,4,7,0)\r\n',
+    "open": b'+CWLAP:(0,"open",-70,"02:00:00:00:00:bb",1,-1,-1,0,0,7,0)\r\n',
+    "timeout": b'+CWLAP:(3,"timeout",-45,"02:00:00:00:00:cc",6,-1,-1,4,4,7,0)\r\n',
+    "v4only": b'+CWLAP:(3,"v4only",-45,"02:00:00:00:00:dd",6,-1,-1,4,4,7,0)\r\n',
+}
+W800_ROWS = {
+    "lab": b'+CWLAP:(3,"lab",-40,"02:00:00:00:00:aa",11,4,4,5,0)\r\n',
+    "open": b'+CWLAP:(0,"open",-70,"02:00:00:00:00:bb",1,0,0,5,0)\r\n',
+    "timeout": b'+CWLAP:(3,"timeout",-45,"02:00:00:00:00:cc",6,4,4,5,0)\r\n',
+    "v4only": b'+CWLAP:(3,"v4only",-45,"02:00:00:00:00:dd",6,4,4,5,0)\r\n',
+}
+ROWS = {W800.name: W800_ROWS, ESP_AT.name: ESP_ROWS}
+SCAN = W800.join_time + 0.001
+
+
+def scan(h: Harness, line: bytes = b"AT+CWLAP\r\n", bytewise: bool = False) -> bytes:
+    out = h.send(line, bytewise=bytewise)
+    assert out in (b"", ERROR) or out.startswith(b"ERR CODE"), out  # a scan takes a while
+    return out + h.advance(SCAN)
+
+
+@pytest.mark.parametrize("profile", [W800, ESP_AT])
+def test_cwlap_lists_configured_aps(profile: Any) -> None:
+    """Issue 12 item 6: every field of the dialect's +CWLAP, in the config's order."""
+
+    def scenario(h: Harness, bytewise: bool) -> bytes:
+        h.send(b"ATE0\r\n")
+        return scan(h, bytewise=bytewise)
+
+    rows = ROWS[profile.name]
+    assert both(scenario, profile=profile, options=LAB) == b"".join(rows.values()) + OK
+
+
+@pytest.mark.parametrize("profile", [W800, ESP_AT])
+def test_cwlap_set_filters_by_ssid_mac_and_channel(profile: Any) -> None:
+    rows = ROWS[profile.name]
+    h = quiet(profile)
+    assert scan(h, b'AT+CWLAP="open"\r\n') == rows["open"] + OK
+    assert scan(h, b'AT+CWLAP="none"\r\n') == OK
+    assert scan(h, b'AT+CWLAP=,"02:00:00:00:00:CC"\r\n') == rows["timeout"] + OK
+    assert scan(h, b'AT+CWLAP="lab","02:00:00:00:00:cc"\r\n') == OK  # both must match
+    assert scan(h, b"AT+CWLAP=,,6\r\n") == rows["timeout"] + rows["v4only"] + OK
+    assert scan(h, b'AT+CWLAP="v4only",,6,0,120,300\r\n') == rows["v4only"] + OK
+    # bad parameters: ERROR at once, no scan
+    for line, code in (
+        (b'AT+CWLAP=,"02:00:00:00:zz:cc"\r\n', 0x01070000),
+        (b"AT+CWLAP=,,15\r\n", 0x01070000),
+        (b"AT+CWLAP=,,6,2\r\n", 0x01070000),
+        (b"AT+CWLAP=,,6,0,1501\r\n", 0x01070000),
+        (b"AT+CWLAP=\r\n", 0x01060000),
+        (b'AT+CWLAP="a","b",1,0,0,0,0\r\n', 0x01060000),
+    ):
+        assert h.send(line) == b"ERR CODE:0x%08x\r\n" % code + ERROR, line
+    h.check()
+
+
+def test_cwlapopt_esp_at_sort_mask_and_filters() -> None:
+    h = quiet(ESP_AT)
+    # <sort_enable> 1: strongest first (stable for equal RSSI); mask 31: the first five
+    assert h.send(b"AT+CWLAPOPT=1,31\r\n") == OK
+    assert scan(h) == (
+        b'+CWLAP:(3,"lab",-40,"02:00:00:00:00:aa",11)\r\n'
+        b'+CWLAP:(3,"timeout",-45,"02:00:00:00:00:cc",6)\r\n'
+        b'+CWLAP:(3,"v4only",-45,"02:00:00:00:00:dd",6)\r\n'
+        b'+CWLAP:(0,"open",-70,"02:00:00:00:00:bb",1)\r\n' + OK
+    )
+    # any subset of the fields, in their order; an RSSI floor; only OPEN (bit 0)
+    assert h.send(b"AT+CWLAPOPT=0,0x2\r\n") == b"ERR CODE:0x01050000\r\n" + ERROR
+    assert h.send(b"AT+CWLAPOPT=0,1026,-60\r\n") == OK  # ssid (bit 1), wps (bit 10)
+    assert scan(h) == (b'+CWLAP:("lab",0)\r\n+CWLAP:("timeout",0)\r\n+CWLAP:("v4only",0)\r\n' + OK)
+    assert h.send(b"AT+CWLAPOPT=0,2047,-100,1\r\n") == OK
+    assert scan(h) == ESP_ROWS["open"] + OK
+    assert h.send(b"AT+CWLAPOPT=0,2047\r\n") == OK  # omitted filters: defaults again
+    assert scan(h) == b"".join(ESP_ROWS.values()) + OK
+    for line, code in (
+        (b"AT+CWLAPOPT=2,31\r\n", 0x01070000),
+        (b"AT+CWLAPOPT=1,2048\r\n", 0x01070000),
+        (b"AT+CWLAPOPT=1,31,41\r\n", 0x01070000),
+        (b"AT+CWLAPOPT=1,31,-101\r\n", 0x01070000),
+        (b"AT+CWLAPOPT=1,31,-100,65536\r\n", 0x01070000),
+        (b"AT+CWLAPOPT=1\r\n", 0x01060000),
+        (b"AT+CWLAPOPT?\r\n", 0x01090000),
+    ):
+        assert h.send(line) == b"ERR CODE:0x%08x\r\n" % code + ERROR, line
+    h.check()
+
+
+def test_cwlapopt_w800_has_no_sort_parameter() -> None:
+    """WinnerMicro's W800 page: AT+CWLAPOPT=<print mask>[,<rssi filter>][,<authmode mask>],
+    mask bits over its nine fields (default 0x1FF)."""
     h = quiet()
-    assert h.send(b"AT+CWLAP\r\n") == b""  # scanning takes a while
-    assert h.advance(W800.join_time) == (
+    assert h.send(b"AT+CWLAPOPT=31\r\n") == OK
+    assert scan(h) == (
         b'+CWLAP:(3,"lab",-40,"02:00:00:00:00:aa",11)\r\n'
         b'+CWLAP:(0,"open",-70,"02:00:00:00:00:bb",1)\r\n'
         b'+CWLAP:(3,"timeout",-45,"02:00:00:00:00:cc",6)\r\n'
         b'+CWLAP:(3,"v4only",-45,"02:00:00:00:00:dd",6)\r\n' + OK
     )
-    assert h.send(b'AT+CWLAP="open"\r\n') + h.advance(1) == (
-        b'+CWLAP:(0,"open",-70,"02:00:00:00:00:bb",1)\r\n' + OK
+    assert h.send(b"AT+CWLAPOPT=384,-100,8\r\n") == OK  # bgn, wps; WPA2_PSK only
+    assert scan(h) == b"+CWLAP:(5,0)\r\n" * 3 + OK
+    assert h.send(b"AT+CWLAPOPT=511\r\n") == OK
+    assert scan(h) == b"".join(W800_ROWS.values()) + OK
+    assert h.send(b"AT+CWLAPOPT=512\r\n") == b"ERR CODE:0x01070000\r\n" + ERROR
+    assert h.send(b"AT+CWLAPOPT=1,31,-100,1\r\n") == b"ERR CODE:0x01060000\r\n" + ERROR
+    h.check()
+
+
+def test_every_ap_has_its_own_bssid() -> None:
+    """An AP the config gives no BSSID gets one derived from its SSID: stable, unicast,
+    locally administered, and different for different SSIDs."""
+    aps = [AccessPoint("alpha"), AccessPoint("beta", ecn=0)]
+    opts = ModuleOptions(access_points=aps, addresses=LAB_ADDRESSES)
+    a, b = aps[0].bssid, aps[1].bssid
+    assert a != b and a == AccessPoint("alpha").bssid
+    assert a == derived_bssid("alpha") and int(a[:2], 16) & 0x03 == 0x02
+    h = quiet(ESP_AT, options=opts)
+    assert scan(h, b"AT+CWLAP\r\n") == (
+        b'+CWLAP:(3,"alpha",-45,"%s",6,-1,-1,4,4,7,0)\r\n' % a.encode()
+        + b'+CWLAP:(0,"beta",-45,"%s",6,-1,-1,0,0,7,0)\r\n' % b.encode()
+        + OK
     )
-    assert h.send(b'AT+CWLAP="none"\r\n') + h.advance(1) == OK
+    assert scan(h, b'AT+CWLAP=,"%s"\r\n' % b.upper().encode())[:19] == b'+CWLAP:(0,"beta",-4'
+    assert jap(h, b'AT+CWJAP="alpha","pw","%s"\r\n' % b.encode()) == (
+        b"+CWJAP:3\r\nERR CODE:0x010a0000\r\n" + ERROR  # beta's BSSID: no such AP
+    )
+    assert jap(h, b'AT+CWJAP="alpha","pw","%s"\r\n' % a.encode()).endswith(OK)
 
 
 def test_cwlap_without_configured_aps_shows_the_joined_one() -> None:
     h = quiet(options=None)
-    assert h.send(b"AT+CWLAP\r\n") + h.advance(1) == OK
+    assert scan(h) == OK
     jap(h, b'AT+CWJAP="x","y"\r\n')
-    assert h.send(b"AT+CWLAP\r\n") + h.advance(1) == (
-        b'+CWLAP:(3,"x",-45,"02:00:00:00:00:01",6)\r\n' + OK
-    )
+    bssid = derived_bssid("x").encode()
+    assert scan(h) == b'+CWLAP:(3,"x",-45,"%s",6,4,4,5,0)\r\n' % bssid + OK
 
 
 def test_addresses_before_and_after_join() -> None:

@@ -8,6 +8,7 @@ configured), because the links really leave from this host.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from ..core.actions import Sleep
 from ..core.engine import Engine
 from ..core.errors import CommandError, ErrCode
 from ..core.feature import Feature
-from ..core.params import Args, Int, Str
+from ..core.params import Args, Int, Signature, Str
 from ..core.registry import Command, Final, Task
 from ..core.settings import SettingDef
 from ..core.state import AccessPoint, Station, StationAddresses, WifiState
@@ -205,20 +206,128 @@ def _visible_aps(m: Engine) -> list[AccessPoint]:
     return [m.station.ap] if m.station.ap is not None else []
 
 
-def _cwlap(m: Engine, ssid: str | None = None) -> Task:
+# AT+CWLAPOPT (not saved: it is not among AT+SYSSTORE's commands in either dialect).
+# The value: [sort, print mask, rssi filter, authmode mask]; None: the defaults.
+LAPOPT = SettingDef("cwlapopt", None, "never")
+#: <rssi filter> "Default: -100. Range: [-100,40]"; <authmode mask> "Default: 0xFFFF"
+RSSI_MIN, RSSI_MAX, AUTHMODE_ALL = -100, 40, 0xFFFF
+
+
+def _lapopt(m: Engine) -> tuple[int, int, int, int]:
+    v = m.settings.get(LAPOPT)
+    if v is None:
+        return 0, (1 << len(m.profile.cwlap_fields)) - 1, RSSI_MIN, AUTHMODE_ALL
+    sort, mask, rssi, auth = v
+    return int(sort), int(mask), int(rssi), int(auth)
+
+
+@functools.cache
+def _lapopt_params(fields: int, sort: bool) -> Signature:
+    tail = (
+        Int("mask", 0, (1 << fields) - 1),
+        Int("rssi", RSSI_MIN, RSSI_MAX, optional=True),
+        Int("authmode", 0, AUTHMODE_ALL, optional=True),
+    )
+    return (Int("sort", 0, 1), *tail) if sort else tail
+
+
+def _lapopt_signature(m: Engine) -> Signature:
+    """ESP-AT: ``AT+CWLAPOPT=<sort_enable>,<print mask>[,<rssi filter>][,<authmode
+    mask>]``; WinnerMicro's W800: ``AT+CWLAPOPT=<print mask>[,...]`` (Profile)."""
+    p = m.profile
+    return _lapopt_params(len(p.cwlap_fields), p.cwlapopt_sort)
+
+
+def _lapopt_s(m: Engine, a: Args) -> None:
+    """An omitted <rssi filter> / <authmode mask> is its default again."""
+    m.settings.set(
+        LAPOPT,
+        [
+            a.opt_int("sort") or 0,
+            a.int("mask"),
+            a.int("rssi") if a.given("rssi") else RSSI_MIN,
+            a.int("authmode") if a.given("authmode") else AUTHMODE_ALL,
+        ],
+    )
+
+
+#: <pairwise_cipher>, <group_cipher> of an AP by its <ecn> (0 None, 1 WEP40, 2 WEP104,
+#: 3 TKIP, 4 CCMP, 7 unknown/SMS4): what scans of such APs show in ESP-AT captures
+_CIPHERS = {0: (0, 0), 1: (1, 1), 2: (3, 3), 3: (4, 4), 4: (4, 4), 5: (4, 4), 6: (4, 4), 7: (4, 4)}
+
+
+def _ciphers(ap: AccessPoint) -> tuple[int, int]:
+    if ap.ecn == 1 and ap.password is not None and len(ap.password) in (13, 26):
+        return 2, 2  # a 104-bit WEP key
+    return _CIPHERS.get(ap.ecn, (7, 7))  # 8 WAPI_PSK: SMS4, "unknown" to ESP-AT
+
+
+def _cwlap_row(m: Engine, ap: AccessPoint, mask: int) -> bytes:
+    pairwise, group = _ciphers(ap)
+    values: dict[str, object] = {
+        "ecn": ap.ecn,
+        "ssid": render.q(ap.ssid),
+        "rssi": ap.rssi,
+        "mac": render.q(ap.bssid),
+        "channel": ap.channel,
+        # "frequency offset (reserved item)", "frequency calibration value (reserved
+        # item)": ESP32 AT prints -1 for both
+        "freq_offset": -1,
+        "freqcal_val": -1,
+        "pairwise_cipher": pairwise,
+        "group_cipher": group,
+        "bgn": m.profile.cwlap_bgn,
+        "wps": 0,
+    }
+    fields = m.profile.cwlap_fields
+    return render.cwlap(values[f] for i, f in enumerate(fields) if mask >> i & 1)
+
+
+def _cwlap(
+    m: Engine, ssid: str | None = None, mac: str | None = None, channel: int | None = None
+) -> Task:
+    """The visible APs that pass AT+CWLAP's filters and AT+CWLAPOPT's <rssi filter> and
+    <authmode mask>, sorted by RSSI (strongest first) when <sort_enable> is 1."""
     _need_station(m)
     yield Sleep(m.profile.join_time)
-    rows = [
-        render.cwlap(ap.ecn, ap.ssid, ap.rssi, ap.bssid, ap.channel)
+    sort, mask, rssi_min, auth = _lapopt(m)
+    aps = [
+        ap
         for ap in _visible_aps(m)
-        if ssid is None or ap.ssid == ssid
+        if (ssid is None or ap.ssid == ssid)
+        and (mac is None or ap.bssid.lower() == mac)
+        and (channel is None or ap.channel == channel)
+        and ap.rssi >= rssi_min
+        and auth >> ap.ecn & 1
     ]
-    m.emit(b"".join(rows))
+    if sort:
+        aps.sort(key=lambda ap: -ap.rssi)
+    m.emit(b"".join(_cwlap_row(m, ap, mask) for ap in aps))
     return None
 
 
+#: AT+CWLAP=[<ssid>,<mac>,<channel>,<scan_type>,<scan_time_min>,<scan_time_max>] (ESP-AT
+#: and WinnerMicro's W800 page alike): "<scan_type> 0: active scan 1: passive scan",
+#: "<scan_time_min>/<scan_time_max> ... Range [0,1500]" (ms per channel; the simulated
+#: scan takes its fixed time, so they only have to be valid)
+_CWLAP_PARAMS = (
+    Str("ssid", 32, optional=True),
+    Str("mac", 17, optional=True),
+    Int("channel", 1, 14, optional=True),
+    Int("scan_type", 0, 1, optional=True),
+    Int("scan_time_min", 0, 1500, optional=True),
+    Int("scan_time_max", 0, 1500, optional=True),
+)
+
+
 def _cwlap_s(m: Engine, a: Args) -> Task:
-    return _cwlap(m, a.str("ssid"))
+    if not any(a.given(p.name) for p in _CWLAP_PARAMS):
+        raise CommandError(ErrCode.PARAM_COUNT, "AT+CWLAP= without any parameter")
+    mac = a.opt_str("mac") or None
+    if mac is not None and not _MAC.fullmatch(mac):
+        raise CommandError(ErrCode.PARAM_INVALID, f"mac {mac!r} is not a MAC address")
+    ssid = a.opt_str("ssid") if a.given("ssid") else None
+    return _cwlap(m, ssid, mac.lower() if mac else None, a.opt_int("channel"))
 
 
 def _cwstate_q(m: Engine) -> None:
@@ -391,8 +500,14 @@ FEATURE = Feature(
             "+CWLAP",
             execute=_cwlap,
             set=_cwlap_s,
-            params=(Str("ssid", 32),),
-            summary="list access points",
+            params=_CWLAP_PARAMS,
+            summary="list access points (filters: SSID, BSSID, channel)",
+        ),
+        Command(
+            "+CWLAPOPT",
+            set=_lapopt_s,
+            params=_lapopt_signature,
+            summary="AT+CWLAP: sort by RSSI (esp-at), fields shown, RSSI and auth filters",
         ),
         Command("+CWSTATE", query=_cwstate_q, summary="station state"),
         Command(
@@ -443,6 +558,6 @@ FEATURE = Feature(
             summary="enable IPv6 (TCPv6/UDPv6/SSLv6, ping6, DNS6)",
         ),
     ),
-    settings=(CWMODE, AUTOCONN, JOIN, HOSTNAME, DHCP, STATIC_IP, STA_MAC, CIPV6),
+    settings=(CWMODE, AUTOCONN, JOIN, HOSTNAME, DHCP, STATIC_IP, STA_MAC, CIPV6, LAPOPT),
     on_boot=_autojoin,
 )

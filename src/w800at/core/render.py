@@ -67,9 +67,10 @@ def cifsr(field: str, value: str) -> bytes:
     return b(f'+CIFSR:{field},"{value}"') + CRLF
 
 
-def cwlap(ecn: int, ssid: str, rssi: int, mac: str, channel: int) -> bytes:
-    """One access point of AT+CWLAP."""
-    return b(f'+CWLAP:({ecn},"{ssid}",{rssi},"{mac}",{channel})') + CRLF
+def cwlap(fields: Iterable[object]) -> bytes:
+    """One access point of AT+CWLAP: ``+CWLAP:(<f1>,<f2>,...)`` (str fields as given:
+    quote with `q`)."""
+    return b("+CWLAP:(" + ",".join(str(f) for f in fields) + ")") + CRLF
 
 
 # --- links -----------------------------------------------------------------------

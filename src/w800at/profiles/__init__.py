@@ -45,6 +45,26 @@ class Profile:
     dhcp_time: float = 0.1
     #: AT+CWJAP? when no AP is joined answers this line before OK (None: plain ERROR)
     cwjap_query_idle: str | None = "No AP"
+    #: +CWLAP fields, in order; AT+CWLAPOPT's <print mask> bit i shows field i (its
+    #: default, every bit set, shows them all)
+    cwlap_fields: tuple[str, ...] = (
+        "ecn",
+        "ssid",
+        "rssi",
+        "mac",
+        "channel",
+        "freq_offset",
+        "freqcal_val",
+        "pairwise_cipher",
+        "group_cipher",
+        "bgn",
+        "wps",
+    )
+    #: AT+CWLAPOPT's first parameter is <sort_enable> (ESP-AT; v3.x calls it
+    #: <reserved>) before <print mask>; without it the mask comes first
+    cwlapopt_sort: bool = True
+    #: +CWLAP <bgn> of a simulated AP (802.11 b/g/n bits as the dialect numbers them)
+    cwlap_bgn: int = 7
     #: a failed AT+CWJAP prints ``+CWJAP:<code>`` before its ``ERROR``
     cwjap_fail_code: bool = True
     #: AT+CIPSTATUS ``STATUS:<n>`` before the station has started any join (after one
@@ -80,6 +100,23 @@ W800 = Profile(
     # ``ERROR`` alone and lists no <error code> parameter, where ESP-AT's page (which
     # it follows line by line otherwise) has ``+CWJAP:<error code>`` then ``ERROR``.
     cwjap_fail_code=False,
+    # The same page: "+CWLAP:<ecn>,<ssid>,<rssi>,<mac>,<channel>,<pairwise_cipher>,
+    # <group_cipher>,<bgn>,<wps>" (nine fields: no <freq_offset>, <freqcal_val>), print
+    # mask default 0x1FF, "AT+CWLAPOPT=<print mask>[,<rssi filter>][,<authmode mask>]"
+    # (no <sort_enable>), and <bgn> "bit 0: 802.11b/g, bit 2: 802.11n" (b/g/n: 5).
+    cwlap_fields=(
+        "ecn",
+        "ssid",
+        "rssi",
+        "mac",
+        "channel",
+        "pairwise_cipher",
+        "group_cipher",
+        "bgn",
+        "wps",
+    ),
+    cwlapopt_sort=False,
+    cwlap_bgn=5,
     hostname="w800",
     # WinnerMicro WM IoT SDK (the W800's ESP-AT-style AT firmware),
     # components/wm_atcmd/src/wm_atcmd_init.c: WM_ATCMD_UART_RX_BUF_SIZE 1024, the rx
