@@ -36,6 +36,9 @@ class Profile:
     cipv6_default: int = 1
     #: AT+CIPDNS defaults
     dns_defaults: tuple[str, ...] = ("208.67.222.222", "8.8.8.8")
+    #: AT+CIPDNS takes (and shows) at most this many servers: the W800 spec's
+    #: <"DNS IP1">, <"DNS IP2">; ESP-AT adds <"DNS IP3">
+    max_dns: int = 2
     #: AT+CIPSNTPCFG default servers
     sntp_defaults: tuple[str, ...] = ("cn.ntp.org.cn", "ntp.sjtu.edu.cn", "us.pool.ntp.org")
     #: seconds from power-on / AT+RST until "ready"
@@ -147,6 +150,9 @@ ESP_AT = Profile(
     # disconnected from an AP".  The w800 dialect (AT 2.1) keeps the older table's 5,
     # "not connected to an AP" (wire-format doc).
     cipstatus_idle=1,
+    # ESP-AT docs/en/AT_Command_Set/TCP-IP_AT_Commands.rst, AT+CIPDNS:
+    # "AT+CIPDNS=<enable>[,<"DNS IP1">,<"DNS IP2">,<"DNS IP3">]"
+    max_dns=3,
     hostname="espressif",
     # espressif/esp-at, main/interface/include/at_uart.h: AT_UART_RX_BUFFER_SIZE 2048,
     # the rx ring buffer of uart_driver_install() for the AT port (ESP32 family; older
