@@ -16,7 +16,7 @@ from w800at.core.engine import Engine
 from w800at.core.feature import Feature, FeatureSet
 from w800at.core.params import Int
 from w800at.core.registry import Command
-from w800at.profiles import ESP_AT, W800
+from w800at.profiles import ESP_AT, W800, Profile
 
 COMMANDS = FEATURES.commands
 
@@ -233,6 +233,30 @@ def test_sysmsg_query_and_set() -> None:
     assert h.send(b"AT+SYSMSG?\r\n") == b"+SYSMSG:0\r\n" + OK
     assert h.send(b"AT+SYSMSG=3\r\nAT+SYSMSG?\r\n") == OK + b"+SYSMSG:3\r\n" + OK
     assert h.send(b"AT+SYSMSG=8\r\n") == ERROR
+
+
+@pytest.mark.parametrize("profile", [W800, ESP_AT])
+def test_sysmsg_is_saved_under_sysstore(profile: Profile) -> None:
+    """Issue 12 item 12: ESP-AT v3.2 lists AT+SYSMSG among AT+SYSSTORE's commands."""
+    h = Harness(profile)
+    h.send(b"ATE0\r\n")
+    h.take()
+    assert h.send(b"AT+SYSMSG=5\r\n") == OK
+    saves = [a for a in h.take(SaveSettings) if isinstance(a, SaveSettings)]
+    assert saves and saves[-1].snapshot["sysmsg"] == 5
+    h2 = Harness(profile, saved=saves[-1].snapshot)  # power-up with that NVS
+    assert h2.send(b"AT+SYSMSG?\r\n") == b"AT+SYSMSG?\r\n+SYSMSG:5\r\n" + OK
+    # AT+SYSSTORE=0: applies, is not saved, gone after a restart
+    h2.send(b"ATE0\r\nAT+SYSSTORE=0\r\n")
+    h2.take()
+    assert h2.send(b"AT+SYSMSG=2\r\nAT+SYSMSG?\r\n") == OK + b"+SYSMSG:2\r\n" + OK
+    assert all(
+        a.snapshot.get("sysmsg") != 2 for a in h2.take(SaveSettings) if isinstance(a, SaveSettings)
+    )
+    h2.send(b"AT+RST\r\n")
+    h2.advance(1.0)
+    assert h2.send(b"AT+SYSMSG?\r\n") == b"AT+SYSMSG?\r\n+SYSMSG:5\r\n" + OK
+    h2.check()
 
 
 # --- commands that need an IP ----------------------------------------------------------

@@ -391,6 +391,25 @@ def test_station_mac() -> None:
         assert h.send(b'AT+CIPSTAMAC="%s"\r\n' % bad) == b"ERR CODE:0x01070000\r\n" + ERROR
 
 
+@pytest.mark.parametrize("profile", [W800, ESP_AT])
+def test_station_mac_set_while_joined_is_what_the_query_shows(profile: Any) -> None:
+    """Issue 12 item 12: the station's interface takes the new address at once."""
+
+    def scenario(h: Harness, bytewise: bool) -> bytes:
+        h.send(b"ATE0\r\nAT+CIPV6=0\r\n")
+        h.join()
+        line = b'AT+CIPSTAMAC="1a:2b:3c:4d:5e:60"\r\nAT+CIPSTAMAC?\r\nAT+CIFSR\r\n'
+        out = h.send(line, bytewise=bytewise)
+        h.send(b"AT+CWQAP\r\n")
+        h.join()  # and on the next join too
+        return out + h.send(b"AT+CIPSTAMAC?\r\n", bytewise=bytewise)
+
+    mac = b'+CIPSTAMAC:"1a:2b:3c:4d:5e:60"\r\n' + OK
+    assert both(scenario, profile=profile) == (
+        OK + mac + b'+CIFSR:STAIP,"127.0.0.1"\r\n+CIFSR:STAMAC,"1a:2b:3c:4d:5e:60"\r\n' + OK + mac
+    )
+
+
 def test_hostname_and_autoconn_settings() -> None:
     h = quiet()
     assert h.send(b"AT+CWHOSTNAME?\r\n") == b"+CWHOSTNAME:w800\r\n" + OK

@@ -7,6 +7,7 @@ import pytest
 from tests.harness import Harness
 from w800at.core.actions import SaveSettings
 from w800at.core.service_actions import SntpSync, SntpTime
+from w800at.profiles import ESP_AT, W800, Profile
 from w800at.runtime.sntp import SntpError
 
 OK = b"\r\nOK\r\n"
@@ -79,6 +80,31 @@ def test_enable_starts_a_sync_with_the_given_servers() -> None:
     assert time_q(h) == b"Tue Oct 19 17:47:56 2021"  # the spec's first example
     h.advance(10.25)
     assert time_q(h) == b"Tue Oct 19 17:48:06 2021"
+    h.check()
+
+
+@pytest.mark.parametrize("profile", [W800, ESP_AT])
+def test_time_updated_when_sntp_first_sets_the_clock(profile: Profile) -> None:
+    """Issue 12 item 12: ESP-AT prints +TIME_UPDATED when the first sync after
+    AT+CIPSNTPCFG (or power-on) sets the clock, not on the periodic re-syncs; the w800
+    dialect (WinnerMicro's pages have no such message) prints nothing."""
+    h = Harness(profile)
+    h.join()
+    h.send(b"ATE0\r\n")
+    h.take()
+    urc = b"+TIME_UPDATED\r\n" if profile.time_updated_urc else b""
+    assert h.send(b'AT+CIPSNTPCFG=1,8,"ntp.test"\r\nAT+CIPSNTPINTV=15\r\n') == OK + OK
+    (act,) = h.take(SntpSync)
+    assert h.complete(act, SntpError("no answer")) == b""  # a failure: no message
+    h.advance(15.0)
+    (act,) = h.take(SntpSync)
+    assert h.complete(act, SntpTime(T0, "ntp.test")) == urc
+    h.advance(15.0)
+    (act,) = h.take(SntpSync)
+    assert h.complete(act, SntpTime(T0 + 15, "ntp.test")) == b""  # a re-sync
+    assert h.send(b'AT+CIPSNTPCFG=1,0,"ntp.test"\r\n') == OK  # configured again
+    (act,) = h.take(SntpSync)
+    assert h.complete(act, SntpTime(T0 + 20, "ntp.test")) == urc
     h.check()
 
 

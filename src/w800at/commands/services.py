@@ -200,6 +200,10 @@ def _sync(m: Engine, st: ServiceState, generation: int, servers: tuple[str, ...]
     if isinstance(result, SntpTime):
         st.clock_unix, st.clock_at = result.unix, m.now
         log.info("SNTP time from %s", result.server)
+        if st.announced != generation:  # the first sync since AT+CIPSNTPCFG / boot
+            st.announced = generation
+            if m.profile.time_updated_urc:
+                m.emit(render.TIME_UPDATED)
         _schedule(m, m.settings.int(SNTPINTV))
     else:
         log.info("SNTP sync failed (%s); retrying in %g s", result, SNTP_RETRY)

@@ -393,6 +393,8 @@ def _mac_s(m: Engine, a: Args) -> None:
     ):
         raise CommandError(ErrCode.PARAM_INVALID, f"bad MAC {mac!r}")
     m.settings.set(STA_MAC, mac)
+    if m.station.addr is not None:  # joined: the interface has the new address now
+        m.station.addr = replace(m.station.addr, mac=mac)
 
 
 def _cifsr(m: Engine) -> None:

@@ -125,3 +125,8 @@ def sendl_progress(sent: int, received: int) -> bytes:
 
 
 QUITT = b"+QUITT\r\n"
+
+# --- services --------------------------------------------------------------------
+
+#: SNTP set the clock (first time after AT+CIPSNTPCFG or power-on; ESP-AT)
+TIME_UPDATED = b"+TIME_UPDATED\r\n"

@@ -91,6 +91,8 @@ class ServiceState:
     clock_at: float = 0.0
     #: bumped by every AT+CIPSNTPCFG and reboot: older sync results are dropped
     generation: int = 0
+    #: the generation whose first successful sync was announced (``+TIME_UPDATED``)
+    announced: int = -1
 
     def unix_now(self, now: float) -> float:
         return self.clock_unix + (now - self.clock_at)

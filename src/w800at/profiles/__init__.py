@@ -68,6 +68,9 @@ class Profile:
     cwlapopt_sort: bool = True
     #: +CWLAP <bgn> of a simulated AP (802.11 b/g/n bits as the dialect numbers them)
     cwlap_bgn: int = 7
+    #: print ``+TIME_UPDATED`` when SNTP first sets the clock after AT+CIPSNTPCFG or
+    #: power-on
+    time_updated_urc: bool = False
     #: a failed AT+CWJAP prints ``+CWJAP:<code>`` before its ``ERROR``
     cwjap_fail_code: bool = True
     #: AT+CIPSTATUS ``STATUS:<n>`` before the station has started any join (after one
@@ -153,6 +156,11 @@ ESP_AT = Profile(
     # ESP-AT docs/en/AT_Command_Set/TCP-IP_AT_Commands.rst, AT+CIPDNS:
     # "AT+CIPDNS=<enable>[,<"DNS IP1">,<"DNS IP2">,<"DNS IP3">]"
     max_dns=3,
+    # ESP-AT docs/en/AT_Command_Set/index.rst, "ESP-AT Message Reports": "+TIME_UPDATED:
+    # The system time has been updated. Only after sending the AT+CIPSNTPCFG command or
+    # power on will this message be outputted if the module fetches a new time from the
+    # SNTP server."  WinnerMicro's W800 pages do not have it.
+    time_updated_urc=True,
     hostname="espressif",
     # espressif/esp-at, main/interface/include/at_uart.h: AT_UART_RX_BUFFER_SIZE 2048,
     # the rx ring buffer of uart_driver_install() for the AT port (ESP32 family; older
