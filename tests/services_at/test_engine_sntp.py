@@ -108,6 +108,35 @@ def test_time_updated_when_sntp_first_sets_the_clock(profile: Profile) -> None:
     h.check()
 
 
+def test_systimestamp_esp_at() -> None:
+    """Issue 12 item 2: AT+SYSTIMESTAMP reads and sets the module clock (the one
+    AT+CIPSNTPTIME? shows); an SNTP sync sets it again."""
+    h = Harness(ESP_AT)
+    h.join()
+    h.send(b"ATE0\r\nAT+SYSLOG=1\r\n")
+    h.take()
+    h.advance(61.5)
+    assert h.send(b"AT+SYSTIMESTAMP?\r\n") == b"+SYSTIMESTAMP:61\r\n" + OK
+    assert h.send(b"AT+SYSTIMESTAMP=1565853509\r\n") == OK  # the doc's example
+    h.advance(2.25)
+    assert h.send(b"AT+SYSTIMESTAMP?\r\n") == b"+SYSTIMESTAMP:1565853511\r\n" + OK
+    assert h.send(b"AT+CIPSNTPTIME?\r\n") == (
+        b"+CIPSNTPTIME:Thu Aug 15 07:18:31 2019\r\n" + OK  # "2019-08-15 15:18:29" is UTC+8
+    )
+    h.send(b'AT+CIPSNTPCFG=1,0,"ntp.test"\r\n')
+    (act,) = h.take(SntpSync)
+    assert h.complete(act, SntpTime(T0, "ntp.test")) == b"+TIME_UPDATED\r\n"
+    assert h.send(b"AT+SYSTIMESTAMP?\r\n") == b"+SYSTIMESTAMP:%d\r\n" % T0 + OK
+    for line, code in (
+        (b"AT+SYSTIMESTAMP=-1", 0x01070000),
+        (b"AT+SYSTIMESTAMP=2147483648", 0x01070000),
+        (b'AT+SYSTIMESTAMP="1"', 0x01050000),
+        (b"AT+SYSTIMESTAMP=", 0x01060000),
+    ):
+        assert h.send(line + b"\r\n") == b"ERR CODE:0x%08x\r\n" % code + ERROR, line
+    h.check()
+
+
 def test_default_servers_when_none_given() -> None:
     h = joined()
     h.send(b"AT+CIPSNTPCFG=1,530\r\n")

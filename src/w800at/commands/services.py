@@ -257,6 +257,21 @@ def _sntpintv_s(m: Engine, a: Args) -> None:
         _schedule(m, interval)
 
 
+# --- AT+SYSTIMESTAMP (ESP-AT: docs/en/AT_Command_Set/Basic_AT_Commands.rst) ----------
+
+
+def _timestamp_q(m: Engine) -> None:
+    """``+SYSTIMESTAMP:<Unix_timestamp>``: the module clock, in whole seconds."""
+    m.emit(render.info("+SYSTIMESTAMP", math.floor(m.services.unix_now(m.now))))
+
+
+def _timestamp_s(m: Engine, a: Args) -> None:
+    """ "Set local time stamp.  It will be the same as SNTP time when the SNTP time is
+    updated": the clock AT+CIPSNTPTIME? reads, until the next sync sets it."""
+    st = m.services
+    st.clock_unix, st.clock_at = float(a.int("timestamp")), m.now
+
+
 def _boot(m: Engine) -> None:
     """The clock restarts at the epoch; results of syncs begun before are dropped."""
     st = m.services
@@ -302,6 +317,15 @@ FEATURE = Feature(
             summary="time zone and SNTP servers",
         ),
         Command("+CIPSNTPTIME", query=_sntptime_q, summary="the SNTP time (asctime)"),
+        Command(
+            "+SYSTIMESTAMP",
+            query=_timestamp_q,
+            set=_timestamp_s,
+            # "<Unix-timestamp>: Unix timestamp. Unit: second." (a 32-bit signed
+            # parameter in ESP-AT's parser: up to 2^31 - 1, January 2038)
+            params=(Int("timestamp", 0, 2**31 - 1),),
+            summary="the module clock as a Unix timestamp (esp-at dialect)",
+        ),
         Command(
             "+CIPSNTPINTV",
             query=_sntpintv_q,

@@ -94,7 +94,14 @@ W800 = Profile(
         "compile time(w800at):Nov 24 2026 00:00:00",
         "Bin version:2.1.0(W800)",
     ),
-    unsupported=frozenset({"+CIPSENDL", "+CIPSENDLCFG", "+CIPFWVER", "+CIUPDATE"}),
+    # The spec's "Not supported" (AT+CIPSENDL, AT+CIPSENDLCFG, AT+CIPFWVER, AT+CIUPDATE);
+    # AT+SYSTIMESTAMP and AT+RFPOWER are in none of WinnerMicro's W800 AT command sets
+    # nor its firmware's command table (wm_iot_sdk components/wm_atcmd/src/
+    # wm_atcmd_sys.h registers AT, AT+RST, AT+RESTORE, AT+SYSSTORE, AT+SYSRAM,
+    # AT+ASSERT; docs/en/component_guides/AT/System_AT.rst).
+    unsupported=frozenset(
+        {"+CIPSENDL", "+CIPSENDLCFG", "+CIPFWVER", "+CIUPDATE", "+SYSTIMESTAMP", "+RFPOWER"}
+    ),
     max_send=5760,
     passthrough_packet=512,
     passthrough_interval=0.030,
