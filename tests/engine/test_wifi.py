@@ -349,7 +349,7 @@ def test_addresses_before_and_after_join() -> None:
         b'+CIFSR:STAIP6GL,"::1"\r\n+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n' + OK
     )
     assert h.send(b"AT+CWMODE=3\r\nAT+CIFSR\r\n") == OK + (
-        b'+CIFSR:APIP,"192.168.4.1"\r\n+CIFSR:APMAC,"02:00:00:00:00:01"\r\n'
+        b'+CIFSR:APIP,"192.168.4.1"\r\n+CIFSR:APMAC,"02:00:00:00:00:02"\r\n'
         b'+CIFSR:STAIP,"127.0.0.1"\r\n+CIFSR:STAIP6LL,"fe80::1"\r\n'
         b'+CIFSR:STAIP6GL,"::1"\r\n+CIFSR:STAMAC,"02:00:00:00:00:01"\r\n' + OK
     )

@@ -150,7 +150,11 @@ def test_cifsr_softap_and_station() -> None:
     h.send(b"AT+CWMODE=3\r\n")
     assert h.send(b"AT+CIFSR\r\n") == (
         b'AT+CIFSR\r\n+CIFSR:APIP,"192.168.4.1"\r\n'
-        b'+CIFSR:APMAC,"02:00:00:00:00:01"\r\n' + CIFSR_V4 + CIFSR_V6 + CIFSR_MAC + OK
+        b'+CIFSR:APMAC,"02:00:00:00:00:02"\r\n'  # the station's MAC + 1
+        + CIFSR_V4
+        + CIFSR_V6
+        + CIFSR_MAC
+        + OK
     )
 
 

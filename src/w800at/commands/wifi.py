@@ -1,5 +1,6 @@
-"""The simulated Wi-Fi station: AT+CWMODE, AT+CWJAP, AT+CWQAP, AT+CWLAP, AT+CWSTATE,
-AT+CIPSTA, AT+CIPSTAMAC, AT+CIFSR, AT+CWAUTOCONN, AT+CWHOSTNAME, AT+CWDHCP, AT+CIPV6.
+"""The simulated Wi-Fi station: AT+CWMODE, AT+CWJAP, AT+CWQAP, AT+CWLAP, AT+CWLAPOPT,
+AT+CWSTATE, AT+CIPSTA, AT+CIPSTAMAC, AT+CWAUTOCONN, AT+CWHOSTNAME, AT+CWDHCP, AT+CIPV6.
+(The SoftAP and AT+CIFSR, which lists both interfaces: ``softap.py``.)
 
 Access points come from the configuration; with none configured any SSID joins with
 any password.  Once "joined", the station's addresses are the host's own (or those
@@ -33,9 +34,6 @@ DHCP = SettingDef("cwdhcp", 3)
 STATIC_IP = SettingDef("cipsta_static", None)  # [ip, gateway, netmask] or None
 STA_MAC = SettingDef("cipsta_mac", None)  # None: the configured/host MAC
 CIPV6 = SettingDef("cipv6", lambda p: p.cipv6_default)
-
-#: the SoftAP's address (AT+CWMODE=2/3); the SoftAP itself is not simulated
-SOFTAP_IP = "192.168.4.1"
 
 #: a MAC address as the AT commands take it (hex digits in either case)
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
@@ -343,12 +341,13 @@ def _cwstate_q(m: Engine) -> None:
 # --- addresses: AT+CIPSTA, AT+CIPSTAMAC, AT+CIFSR -----------------------------------
 
 
-def _current(m: Engine) -> StationAddresses:
+def current_addresses(m: Engine) -> StationAddresses:
+    """The station interface's addresses now (no IP before a join)."""
     return m.station.addr if m.station.addr is not None else StationAddresses(mac=addresses(m).mac)
 
 
 def _cipsta_q(m: Engine) -> None:
-    addr = _current(m)
+    addr = current_addresses(m)
     out = [
         render.cipsta("ip", addr.ip),
         render.cipsta("gateway", addr.gateway),
@@ -362,7 +361,7 @@ def _cipsta_q(m: Engine) -> None:
     m.emit(b"".join(out))
 
 
-def _ipv4(text: str, what: str) -> str:
+def ipv4(text: str, what: str) -> str:
     try:
         return str(ipaddress.IPv4Address(text))
     except ValueError:
@@ -370,9 +369,9 @@ def _ipv4(text: str, what: str) -> str:
 
 
 def _cipsta_s(m: Engine, a: Args) -> None:
-    ip = _ipv4(a.str("ip"), "ip")
-    gw = _ipv4(a.opt_str("gateway") or m.options.addresses.gateway, "gateway")
-    mask = _ipv4(a.opt_str("netmask") or m.options.addresses.netmask, "netmask")
+    ip = ipv4(a.str("ip"), "ip")
+    gw = ipv4(a.opt_str("gateway") or m.options.addresses.gateway, "gateway")
+    mask = ipv4(a.opt_str("netmask") or m.options.addresses.netmask, "netmask")
     m.settings.set(STATIC_IP, [ip, gw, mask])
     m.settings.set(DHCP, m.settings.int(DHCP) & ~1)
     if m.station.addr is not None:
@@ -380,44 +379,23 @@ def _cipsta_s(m: Engine, a: Args) -> None:
 
 
 def _mac_q(m: Engine) -> None:
-    m.emit(render.info("+CIPSTAMAC", render.q(_current(m).mac)))
+    m.emit(render.info("+CIPSTAMAC", render.q(current_addresses(m).mac)))
+
+
+def parse_mac(text: str) -> str:
+    """A MAC address the module can take (AT+CIPSTAMAC, AT+CIPAPMAC): "Bit 0 of the MAC
+    address CANNOT be 1 ... FF:FF:FF:FF:FF:FF and 00:00:00:00:00:00 are invalid"."""
+    mac = text.lower()
+    if not _MAC.fullmatch(mac) or int(mac[:2], 16) & 1 or mac == "00:00:00:00:00:00":
+        raise CommandError(ErrCode.PARAM_INVALID, f"bad MAC {text!r}")
+    return mac
 
 
 def _mac_s(m: Engine, a: Args) -> None:
-    mac = a.str("mac").lower()
-    parts = mac.split(":")
-    if (
-        len(parts) != 6
-        or any(len(p) != 2 or not all(c in "0123456789abcdef" for c in p) for p in parts)
-        or int(parts[0], 16) & 1
-    ):
-        raise CommandError(ErrCode.PARAM_INVALID, f"bad MAC {mac!r}")
+    mac = parse_mac(a.str("mac"))
     m.settings.set(STA_MAC, mac)
     if m.station.addr is not None:  # joined: the interface has the new address now
         m.station.addr = replace(m.station.addr, mac=mac)
-
-
-def _cifsr(m: Engine) -> None:
-    out = []
-    mode = m.settings.int(CWMODE)
-    if mode in (2, 3):
-        out.append(render.cifsr("APIP", SOFTAP_IP))
-        out.append(render.cifsr("APMAC", _ap_mac(addresses(m).mac)))
-    if mode in (1, 3):
-        addr = _current(m)
-        out.append(render.cifsr("STAIP", addr.ip))
-        if m.settings.int(CIPV6):
-            if addr.ip6_ll:
-                out.append(render.cifsr("STAIP6LL", addr.ip6_ll))
-            if addr.ip6_gl:
-                out.append(render.cifsr("STAIP6GL", addr.ip6_gl))
-        out.append(render.cifsr("STAMAC", addr.mac))
-    m.emit(b"".join(out))
-
-
-def _ap_mac(sta_mac: str) -> str:
-    first = int(sta_mac[:2], 16) | 0x02
-    return f"{first:02x}{sta_mac[2:]}"
 
 
 # --- AT+CWAUTOCONN, AT+CWHOSTNAME, AT+CWDHCP, AT+CIPV6 -------------------------------
@@ -530,7 +508,6 @@ FEATURE = Feature(
             params=(Str("mac", 17),),
             summary="station MAC address",
         ),
-        Command("+CIFSR", execute=_cifsr, summary="local IP and MAC addresses"),
         Command(
             "+CWAUTOCONN",
             query=_autoconn_q,

@@ -62,6 +62,16 @@ def cipsta(field: str, value: str) -> bytes:
     return b(f'+CIPSTA:{field}:"{value}"') + CRLF
 
 
+def cipap(field: str, value: str) -> bytes:
+    """``+CIPAP:<field>:"<value>"`` (ip, gateway, netmask)."""
+    return b(f'+CIPAP:{field}:"{value}"') + CRLF
+
+
+def cwlif(ip: str, mac: str) -> bytes:
+    """A station connected to the SoftAP: ``+CWLIF:<ip addr>,<mac>``."""
+    return b(f"+CWLIF:{ip},{mac}") + CRLF
+
+
 def cifsr(field: str, value: str) -> bytes:
     """``+CIFSR:<field>,"<value>"`` (APIP, APMAC, STAIP, STAIP6LL, STAIP6GL, STAMAC)."""
     return b(f'+CIFSR:{field},"{value}"') + CRLF

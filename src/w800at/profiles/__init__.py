@@ -68,6 +68,12 @@ class Profile:
     cwlapopt_sort: bool = True
     #: +CWLAP <bgn> of a simulated AP (802.11 b/g/n bits as the dialect numbers them)
     cwlap_bgn: int = 7
+    #: the default SoftAP SSID: this and the last three bytes of the AP's MAC (upper
+    #: case hex), unless the config gives one
+    softap_ssid_prefix: str = "ESP_"
+    #: AT+CIPAP turns the SoftAP's DHCP server off (AT+CWDHCP bit 1), as a static
+    #: AT+CIPSTA turns the station's client off
+    cipap_disables_dhcp: bool = True
     #: print ``+TIME_UPDATED`` when SNTP first sets the clock after AT+CIPSNTPCFG or
     #: power-on
     time_updated_urc: bool = False
@@ -130,6 +136,12 @@ W800 = Profile(
     ),
     cwlapopt_sort=False,
     cwlap_bgn=5,
+    # The same page: "The default SSID varies by device as it is composed of the
+    # device's MAC address" (no prefix given: ours is the chip's name); its AT+CIPAP has
+    # no note on DHCP (its AT+CWDHCP note names AT+CIPSTA only), where ESP-AT's says "If
+    # static IPv4 address is enabled, DHCP will be disabled".
+    softap_ssid_prefix="W800_",
+    cipap_disables_dhcp=False,
     hostname="w800",
     # WinnerMicro WM IoT SDK (the W800's ESP-AT-style AT firmware),
     # components/wm_atcmd/src/wm_atcmd_init.c: WM_ATCMD_UART_RX_BUF_SIZE 1024, the rx
