@@ -324,7 +324,7 @@ FEATURE = Feature(
             # "<Unix-timestamp>: Unix timestamp. Unit: second." (a 32-bit signed
             # parameter in ESP-AT's parser: up to 2^31 - 1, January 2038)
             params=(Int("timestamp", 0, 2**31 - 1),),
-            summary="the module clock as a Unix timestamp (esp-at dialect)",
+            summary="the module clock as a Unix timestamp",
         ),
         Command(
             "+CIPSNTPINTV",
