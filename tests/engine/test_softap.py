@@ -256,3 +256,20 @@ def test_server_also_listens_on_the_softap_host(
     h.send(b'AT+CIPSERVER=0\r\nAT+CIPV6=1\r\nAT+CIPSERVER=1,8081,"TCPv6"\r\n')
     (v6,) = h.take(Listen)
     assert isinstance(v6, Listen) and v6.also == ()  # the SoftAP is IPv4 only
+
+
+def test_softap_values_of_another_shape_in_the_store_are_not_used() -> None:
+    """A store edited by hand (or by another version): the config's SoftAP, no error."""
+    saved = {"cwsap": ["x"], "cipap": 5, "cipap_mac": 7, "cwmode": 3}
+    h = Harness(ESP_AT, options=OPTS, saved=saved)
+    assert h.send(b"ATE0\r\nAT+CWSAP?\r\nAT+CIPAP?\r\nAT+CIPAPMAC?\r\n") == (
+        b"ATE0\r\n"
+        + OK
+        + b'+CWSAP:"ESP_000002","",1,0,4,0\r\n'
+        + OK
+        + CIPAP % (b"192.168.4.1", b"192.168.4.1", b"255.255.255.0")
+        + OK
+        + b'+CIPAPMAC:"%s"\r\n' % AP_MAC
+        + OK
+    )
+    h.check()

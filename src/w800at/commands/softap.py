@@ -71,8 +71,8 @@ def softap_on(m: Engine) -> bool:
 
 def ap_mac(m: Engine) -> str:
     saved = m.settings.get(AP_MAC)
-    if saved:
-        return str(saved)
+    if isinstance(saved, str) and saved:
+        return saved
     configured = m.options.softap.mac
     if configured:
         return configured
@@ -82,17 +82,22 @@ def ap_mac(m: Engine) -> str:
 
 def ap_addresses(m: Engine) -> tuple[str, str, str]:
     saved = m.settings.get(AP_IP)
-    if saved:
-        return str(saved[0]), str(saved[1]), str(saved[2])
+    if isinstance(saved, list) and len(saved) == 3 and all(isinstance(v, str) for v in saved):
+        return saved[0], saved[1], saved[2]
     o = m.options.softap
     return o.ip, o.gateway, o.netmask
 
 
 def sap_config(m: Engine) -> SapConfig:
     saved = m.settings.get(SAP)
-    if saved:
+    if (  # what AT+CWSAP saved (a value of another shape in the store is not used)
+        isinstance(saved, list)
+        and len(saved) == 6
+        and all(isinstance(v, str) for v in saved[:2])
+        and all(isinstance(v, int) for v in saved[2:])
+    ):
         ssid, pwd, channel, ecn, max_conn, hidden = saved
-        return SapConfig(str(ssid), str(pwd), int(channel), int(ecn), int(max_conn), int(hidden))
+        return SapConfig(ssid, pwd, channel, ecn, max_conn, hidden)
     o = m.options.softap
     ssid = o.ssid
     if ssid is None:
