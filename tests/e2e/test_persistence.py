@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tests.conftest import ServeProcess
 
-from .test_serve_pty import JOIN_OK, LAB_CONFIG, OK, READY
+from .test_serve_pty import AUTO_JOIN, JOIN_OK, LAB_CONFIG, OK, READY
 
 Serve = Callable[..., ServeProcess]
 
@@ -45,13 +45,13 @@ def test_autoconnect_joins_the_saved_ap_at_boot(serve: Serve) -> None:
     port = srv.connect()
     port.expect(READY)
     port.command(b"ATE0\r\n", b"ATE0\r\n" + OK)
-    port.command(b'AT+CWJAP="lab","lab-secret"\r\n', JOIN_OK + OK)
+    port.command(b'AT+CWJAP="lab","lab-secret"\r\n', JOIN_OK)
     port.quiet()
     assert srv.stop() == 0
 
     srv2 = serve("pty", store=srv.store, config=LAB_CONFIG)
     port = srv2.connect()
-    port.expect(READY + JOIN_OK)
+    port.expect(READY + AUTO_JOIN)
     port.command(b"AT+CWSTATE?\r\n", b'AT+CWSTATE?\r\n+CWSTATE:2,"lab"\r\n' + OK)
     port.command(b"AT+CWAUTOCONN=0\r\n", b"AT+CWAUTOCONN=0\r\n" + OK)
     port.quiet()

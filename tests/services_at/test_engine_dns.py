@@ -7,7 +7,7 @@ import pytest
 from tests.harness import Harness, both
 from w800at.core.actions import SaveSettings
 from w800at.core.service_actions import Resolve
-from w800at.profiles import ESP_AT
+from w800at.profiles import ESP_AT, W800, Profile
 from w800at.runtime.resolver import ResolveError
 
 OK = b"\r\nOK\r\n"
@@ -119,12 +119,63 @@ def test_cipdns_default_query_without_runtime_shows_spec_defaults() -> None:
     h.check()
 
 
-def test_cipdns_automatic_shows_what_the_host_uses() -> None:
-    h = Harness()
-    h.engine.options.system_dns = ("127.0.0.53",)
-    assert h.send(b"AT+CIPDNS?\r\n") == b'AT+CIPDNS?\r\n+CIPDNS:0,"127.0.0.53"\r\n' + OK
+def _auto_dns_scenario(h: Harness, bytewise: bool) -> bytes:
+    """AT+CIPDNS? with <enable> 0: the spec's defaults until DHCP is done, then the
+    servers "DHCP" gave (the host's), the defaults again after a static IP."""
+    h.engine.options.system_dns = ("127.0.0.53", "::1", "10.0.0.1", "10.0.0.2")
+    h.send(b"ATE0\r\n")
+    out = h.send(b"AT+CIPDNS?\r\n", bytewise=bytewise)  # before any join
+    h.join()
+    out += h.send(b"AT+CIPDNS?\r\n", bytewise=bytewise)
+    out += h.send(b'AT+CWQAP\r\nAT+CIPSTA="127.0.0.9"\r\n', bytewise=bytewise)
+    h.join()  # a static address: no DHCP, no servers from it
+    return out + h.send(b"AT+CIPDNS?\r\n", bytewise=bytewise)
+
+
+@pytest.mark.parametrize("profile", [W800, ESP_AT])
+def test_cipdns_automatic_shows_defaults_until_dhcp(profile: Profile) -> None:
+    """Issue 12 item 10 (W800 spec, AT+CIPDNS <enable> 0); at most the dialect's
+    number of servers (W800: two, ESP-AT: three)."""
+    spec = b'+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n' + OK
+    host = b'+CIPDNS:0,"127.0.0.53","::1"'
+    host += b',"10.0.0.1"\r\n' if profile.max_dns == 3 else b"\r\n"
+    out = both(_auto_dns_scenario, profile=profile)
+    assert out == spec + host + OK + OK + b"WIFI DISCONNECT\r\n" + OK + spec
+
+
+def test_cipdns_automatic_after_dhcp_without_host_servers_keeps_the_defaults() -> None:
+    h = joined()
     h.engine.options.system_dns = ()
-    assert h.send(b"AT+CIPDNS?\r\n") == b"AT+CIPDNS?\r\n+CIPDNS:0\r\n" + OK
+    assert h.send(b"AT+CIPDNS?\r\n") == (
+        b'AT+CIPDNS?\r\n+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n' + OK
+    )
+
+
+def test_cipdns_three_servers_in_the_esp_at_dialect() -> None:
+    """Issue 12 item 2: ESP-AT's AT+CIPDNS=1,<ip1>,<ip2>,<ip3>."""
+
+    def scenario(h: Harness, bytewise: bool) -> bytes:
+        h.send(b"ATE0\r\nAT+SYSLOG=1\r\n")
+        line = b'AT+CIPDNS=1,"127.0.0.2","::1","127.0.0.3"\r\nAT+CIPDNS?\r\n'
+        out = h.send(line, bytewise=bytewise)
+        line = b'AT+CIPDNS=1,"1.1.1.1","2.2.2.2","3.3.3.3","4.4.4.4"\r\n'
+        return out + h.send(line, bytewise=bytewise)
+
+    assert both(scenario, profile=ESP_AT) == (
+        OK
+        + b'+CIPDNS:1,"127.0.0.2","::1","127.0.0.3"\r\n'
+        + OK
+        + b"ERR CODE:0x01060000\r\n"
+        + ERROR
+    )
+    assert (
+        both(scenario, profile=W800)
+        == (  # the W800 spec: two servers
+            b"ERR CODE:0x01060000\r\n" + ERROR + b'+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n' + OK
+        )
+        + b"ERR CODE:0x01060000\r\n"
+        + ERROR
+    )
 
 
 @pytest.mark.parametrize(

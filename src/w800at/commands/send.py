@@ -19,7 +19,7 @@ from ..core.links import LinkState
 from ..core.net_actions import Send
 from ..core.params import Args, Int, LinkId, Param, Str
 from ..core.registry import Command, Final, Task
-from ..core.settings import CIPMODE
+from ..core.settings import CIPMODE, SettingDef
 from .passthrough import SendLSink, enter_passthrough
 from .services import name_service
 
@@ -96,9 +96,31 @@ def _cipsend_x(m: Engine) -> Final:
 def _cipsendl_s(m: Engine, a: Args) -> Final:
     link_id, addr = _target(m, a)
     link = m.links.open_link(link_id)
+    report, transmit = m.settings.get(SENDLCFG)
     m.emit(render.PROMPT)
-    SendLSink(m, link, a.int("length"), addr).start()
+    SendLSink(m, link, a.int("length"), addr, int(report), int(transmit)).start()
     return Final.NONE
+
+
+# --- AT+CIPSENDLCFG (ESP-AT, docs/en/AT_Command_Set/TCP-IP_AT_Commands.rst) -------------
+
+#: [<report size>, <transmit size>]: "Default: 1024. Range: [100,2^20]" and "Default:
+#: 2920. Range: [100,2920]".  Not saved: it is not among AT+SYSSTORE's commands.
+SENDLCFG = SettingDef("cipsendlcfg", [1024, 2920], "never")
+_SENDLCFG_PARAMS = (Int("report_size", 100, 2**20), Int("transmit_size", 100, 2920, optional=True))
+
+
+def _sendlcfg_q(m: Engine) -> None:
+    report, transmit = m.settings.get(SENDLCFG)
+    m.emit(render.info("+CIPSENDLCFG", report, transmit))
+
+
+def _sendlcfg_s(m: Engine, a: Args) -> None:
+    """``AT+CIPSENDLCFG=<report size>[,<transmit size>]``: an omitted <transmit size>
+    keeps its value."""
+    _, transmit = m.settings.get(SENDLCFG)
+    new = a.int("transmit_size") if a.given("transmit_size") else transmit
+    m.settings.set(SENDLCFG, [a.int("report_size"), new])
 
 
 FEATURE = Feature(
@@ -123,6 +145,13 @@ FEATURE = Feature(
             params=_SENDL_PARAMS,
             summary="send long data in data mode (ESP-AT)",
         ),
+        Command(
+            "+CIPSENDLCFG",
+            query=_sendlcfg_q,
+            set=_sendlcfg_s,
+            params=_SENDLCFG_PARAMS,
+            summary="AT+CIPSENDL's report size and transmit block size (ESP-AT)",
+        ),
     ),
-    settings=(),
+    settings=(SENDLCFG,),
 )

@@ -6,9 +6,12 @@ the runtime performs (`w800at.runtime.services`); each carries the `NameService`
 (`name_service`) the runtime resolves names with.  Readings of the spec that are ours:
 
 - ``+CIPDOMAIN:"<ip>"`` is quoted (spec ``<"IP address">``; ESP-AT v2 and W800 alike).
-- AT+CIPDNS=0 uses the host's resolvers; the query shows the ones the host really uses
-  (``ModuleOptions.system_dns``, read by the module's assembly), or the spec's defaults
-  when none are known.
+- AT+CIPDNS=0 uses the host's resolvers.  The query shows the spec's defaults
+  (208.67.222.222, 8.8.8.8: "The DNS server will revert to ... The DNS server might be
+  updated only after the w800 station completes the DHCP process") until the station
+  has got its address by DHCP; from then on the servers "DHCP" gave: the ones the host
+  really uses (``ModuleOptions.system_dns``, read by the module's assembly), the
+  defaults again if none are known.  At most the dialect's ``max_dns`` are shown.
   ``AT+CIPDNS=0,"x"`` is ERROR (the IPs are "valid only when <enable> is 1").
 - AT+PING prints whole milliseconds rounded up, at least 1 (a success never reads 0);
   every failure (name, timeout, ICMP not permitted here) is ``+PING:TIMEOUT`` + ERROR.
@@ -21,6 +24,7 @@ the runtime performs (`w800at.runtime.services`); each carries the `NameService`
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 
@@ -29,14 +33,14 @@ from ..core.engine import Engine
 from ..core.errors import CommandError, ErrCode
 from ..core.feature import Feature
 from ..core.net_actions import NameService
-from ..core.params import Args, Int, Str
+from ..core.params import Args, Int, Signature, Str
 from ..core.registry import Command, Task
 from ..core.service_actions import Ping, Resolve, SntpSync, SntpTime, effective_network
 from ..core.settings import SettingDef
 from ..core.sntp_time import Timezone, format_asctime, parse_timezone
 from ..core.state import ServiceState
 from ..log import get_logger
-from .wifi import CIPV6
+from .wifi import CIPV6, DHCP
 
 log = get_logger("w800at.services")
 
@@ -49,8 +53,8 @@ SNTPINTV = SettingDef("sntp_intv", 3600, "never")
 
 #: the spec's longest domain name (AT+CIPDOMAIN, and the "remote host" of CIPSTART/PING)
 MAX_DOMAIN = 64
-#: AT+CIPDNS shows (and takes) at most this many servers (spec: DNS IP1, DNS IP2)
-MAX_DNS = 2
+#: AT+CIPDNS's server parameters, the most any dialect takes (ESP-AT: DNS IP1..3)
+_DNS_KEYS = ("dns1", "dns2", "dns3")
 #: seconds before a failed SNTP sync is tried again (the shortest AT+CIPSNTPINTV)
 SNTP_RETRY = 15.0
 _SNTP_TIMER = "sntp-sync"
@@ -102,12 +106,14 @@ def _cipdomain_s(m: Engine, a: Args) -> Task:
 def _cipdns_q(m: Engine) -> None:
     servers = manual_dns(m)
     if servers is None:
-        system = m.options.system_dns
-        shown = list(m.profile.dns_defaults) if system is None else list(system)
         enable = 0
+        shown = list(m.profile.dns_defaults)
+        system = m.options.system_dns
+        if system and m.station.has_ip and m.settings.int(DHCP) & 1:  # DHCP is done
+            shown = list(system)
     else:
         shown, enable = servers, 1
-    m.emit(render.info("+CIPDNS", enable, *(render.q(s) for s in shown[:MAX_DNS])))
+    m.emit(render.info("+CIPDNS", enable, *(render.q(s) for s in shown[: m.profile.max_dns])))
 
 
 def _dns_ip(text: str) -> str:
@@ -120,8 +126,19 @@ def _dns_ip(text: str) -> str:
     return str(ip)
 
 
+@functools.cache
+def _cipdns_params(count: int) -> Signature:
+    return (Int("enable", 0, 1), *(Str(k, optional=True) for k in _DNS_KEYS[:count]))
+
+
+def _cipdns_signature(m: Engine) -> Signature:
+    """``AT+CIPDNS=<enable>[,<"DNS IP1">][,<"DNS IP2">]`` (W800 spec) or
+    ``...[,<"DNS IP3">]`` (ESP-AT): the dialect's ``max_dns`` servers."""
+    return _cipdns_params(m.profile.max_dns)
+
+
 def _cipdns_s(m: Engine, a: Args) -> None:
-    given = [a.str(k) for k in ("dns1", "dns2") if a.given(k)]
+    given = [a.str(k) for k in _DNS_KEYS if a.given(k)]
     if not a.int("enable"):
         if given:
             raise CommandError(ErrCode.PARAM_COUNT, "DNS IPs are only valid with enable=1")
@@ -183,6 +200,10 @@ def _sync(m: Engine, st: ServiceState, generation: int, servers: tuple[str, ...]
     if isinstance(result, SntpTime):
         st.clock_unix, st.clock_at = result.unix, m.now
         log.info("SNTP time from %s", result.server)
+        if st.announced != generation:  # the first sync since AT+CIPSNTPCFG / boot
+            st.announced = generation
+            if m.profile.time_updated_urc:
+                m.emit(render.TIME_UPDATED)
         _schedule(m, m.settings.int(SNTPINTV))
     else:
         log.info("SNTP sync failed (%s); retrying in %g s", result, SNTP_RETRY)
@@ -236,6 +257,21 @@ def _sntpintv_s(m: Engine, a: Args) -> None:
         _schedule(m, interval)
 
 
+# --- AT+SYSTIMESTAMP (ESP-AT: docs/en/AT_Command_Set/Basic_AT_Commands.rst) ----------
+
+
+def _timestamp_q(m: Engine) -> None:
+    """``+SYSTIMESTAMP:<Unix_timestamp>``: the module clock, in whole seconds."""
+    m.emit(render.info("+SYSTIMESTAMP", math.floor(m.services.unix_now(m.now))))
+
+
+def _timestamp_s(m: Engine, a: Args) -> None:
+    """ "Set local time stamp.  It will be the same as SNTP time when the SNTP time is
+    updated": the clock AT+CIPSNTPTIME? reads, until the next sync sets it."""
+    st = m.services
+    st.clock_unix, st.clock_at = float(a.int("timestamp")), m.now
+
+
 def _boot(m: Engine) -> None:
     """The clock restarts at the epoch; results of syncs begun before are dropped."""
     st = m.services
@@ -257,7 +293,7 @@ FEATURE = Feature(
             "+CIPDNS",
             query=_cipdns_q,
             set=_cipdns_s,
-            params=(Int("enable", 0, 1), Str("dns1", optional=True), Str("dns2", optional=True)),
+            params=_cipdns_signature,
             summary="DNS servers: 0 automatic, 1 manual",
         ),
         Command(
@@ -281,6 +317,15 @@ FEATURE = Feature(
             summary="time zone and SNTP servers",
         ),
         Command("+CIPSNTPTIME", query=_sntptime_q, summary="the SNTP time (asctime)"),
+        Command(
+            "+SYSTIMESTAMP",
+            query=_timestamp_q,
+            set=_timestamp_s,
+            # "<Unix-timestamp>: Unix timestamp. Unit: second." (a 32-bit signed
+            # parameter in ESP-AT's parser: up to 2^31 - 1, January 2038)
+            params=(Int("timestamp", 0, 2**31 - 1),),
+            summary="the module clock as a Unix timestamp",
+        ),
         Command(
             "+CIPSNTPINTV",
             query=_sntpintv_q,

@@ -160,6 +160,8 @@ class Listen(Action):
     ca_enable: bool = False
     #: the address to listen on (``[network] server_bind`` resolved by the engine)
     host: str = "127.0.0.1"
+    #: more addresses to listen on, same port (the SoftAP's stand-in, ``[softap] host``)
+    also: tuple[str, ...] = ()
 
 
 @dataclass(eq=False)

@@ -51,8 +51,9 @@ class SettingDef:
 SYSSTORE = SettingDef("sysstore", 1, "always")
 #: AT+SYSLOG: print ``ERR CODE`` lines before ``ERROR``
 SYSLOG = SettingDef("syslog", 0, "never")
-#: AT+SYSMSG bits (wire-format doc)
-SYSMSG = SettingDef("sysmsg", 0, "never")
+#: AT+SYSMSG bits (wire-format doc); saved under AT+SYSSTORE=1 (ESP-AT v3.2 lists
+#: AT+SYSMSG among AT+SYSSTORE's commands: docs/en/AT_Command_Set/Basic_AT_Commands.rst)
+SYSMSG = SettingDef("sysmsg", 0)
 CIPMUX = SettingDef("cipmux", 0, "never")
 CIPMODE = SettingDef("cipmode", 0, "never")  # spec: "Configuration changes are not saved"
 CIPDINFO = SettingDef("cipdinfo", 0, "never")

@@ -54,9 +54,10 @@ class ServerFeature:
         v6 = act.kind.endswith("v6")
         ctx = await self._tls(act) if act.kind.startswith("SSL") else None
         kind = act.kind
+        hosts = [act.host, *(h for h in act.also if h != act.host)]
         self.server = await self.rt.loop.create_server(
             lambda: _Acceptor(self, kind),
-            act.host,
+            hosts if len(hosts) > 1 else act.host,
             act.port,
             ssl=ctx,
             family=socket.AF_INET6 if v6 else socket.AF_INET,
@@ -64,7 +65,7 @@ class ServerFeature:
             ssl_handshake_timeout=self.rt.engine.options.net_timeout if ctx else None,
         )
         port = int(self.server.sockets[0].getsockname()[1])
-        log.info("%s server listening on %s port %d", act.kind, act.host, port)
+        log.info("%s server listening on %s port %d", act.kind, ", ".join(hosts), port)
         return port
 
     async def _tls(self, act: Listen) -> ssl.SSLContext:
