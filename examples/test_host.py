@@ -17,13 +17,13 @@ def test_the_esp_at_dialect(w800at):
     host.expect_exact(b"\r\nOK\r\n")
 
 
-@pytest.mark.w800at(config=LAB)
+@pytest.mark.w800at(config=LAB, profile="esp-at")  # ESP-AT names the reason: +CWJAP:<code>
 def test_a_wrong_password_fails_with_code_2(w800at):
     host = w800at.host()
     host.expect(b"ready")
     assert host.cmd("AT+CWMODE=1").ok
     reply = host.cmd('AT+CWJAP="lab","not-the-password"', timeout=5)
-    assert reply.result == "FAIL"
+    assert reply.result == "ERROR"
     assert "+CWJAP:2" in reply.lines
 
 

@@ -165,13 +165,16 @@ def test_marker_options(pytester: pytest.Pytester) -> None:
             host.expect_exact(b"ready")
             assert host.cmd("AT+GMR").lines[0].startswith("AT version:3.4.0.0(w800at - ESP32")
 
-        @pytest.mark.w800at(config={"access_point": [{"ssid": "lab", "password": "lab-secret"}]})
+        @pytest.mark.w800at(
+            profile="esp-at",
+            config={"access_point": [{"ssid": "lab", "password": "lab-secret"}]},
+        )
         def test_config_as_tables(w800at):
             host = w800at.host()
             host.expect_exact(b"ready")
             host.cmd("AT+CWMODE=1")
             reply = host.cmd('AT+CWJAP="lab","wrong-password"', timeout=5)
-            assert (reply.result, reply.lines[-1]) == ("FAIL", "+CWJAP:2")
+            assert (reply.result, reply.lines[-1]) == ("ERROR", "+CWJAP:2")
 
         @pytest.mark.w800at(config="lab.toml")  # relative to this file
         def test_config_file(w800at):
