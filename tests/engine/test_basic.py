@@ -213,12 +213,12 @@ def test_uart_def_is_saved_and_becomes_current_after_restart() -> None:
     ("line", "code"),
     [
         (b"AT+UART_CUR=79,8,1,0,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,9,1,0,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,4,0,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,1,3,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,1,0,4\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,1,0\r\n", 0x01060000),
-        (b"AT+UART_DEF=115200,8,1,0,0,0\r\n", 0x01060000),
+        (b"AT+UART_CUR=115200,9,1,0,0\r\n", 0x01070001),
+        (b"AT+UART_CUR=115200,8,4,0,0\r\n", 0x01070002),
+        (b"AT+UART_CUR=115200,8,1,3,0\r\n", 0x01070003),
+        (b"AT+UART_CUR=115200,8,1,0,4\r\n", 0x01070004),
+        (b"AT+UART_CUR=115200,8,1,0\r\n", 0x01060504),
+        (b"AT+UART_DEF=115200,8,1,0,0,0\r\n", 0x01060506),
     ],
 )
 def test_uart_bad_parameters(line: bytes, code: int) -> None:

@@ -129,10 +129,10 @@ def test_cwjap_execute_rejoins_the_saved_ap() -> None:
 
 def test_cwjap_parameter_errors() -> None:
     h = quiet()
-    assert h.send(b'AT+CWJAP="lab"\r\n') == b"ERR CODE:0x01060000\r\n" + ERROR
+    assert h.send(b'AT+CWJAP="lab"\r\n') == b"ERR CODE:0x01060201\r\n" + ERROR
     assert h.send(b'AT+CWJAP="' + b"s" * 33 + b'","p"\r\n') == (b"ERR CODE:0x01040000\r\n" + ERROR)
     assert h.send(b'AT+CWJAP="lab","' + b"p" * 65 + b'"\r\n') == (
-        b"ERR CODE:0x01040000\r\n" + ERROR
+        b"ERR CODE:0x01040001\r\n" + ERROR
     )
     assert h.send(b"AT+CWJAP=lab,secret\r\n") == b"ERR CODE:0x01050000\r\n" + ERROR
     # escapes inside strings: \" and \, and \\ are literal characters

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..core import render
 from ..core.engine import Engine
-from ..core.errors import CommandError, ErrCode
+from ..core.errors import ErrCode
 from ..core.feature import Feature
 from ..core.net_actions import TlsSettings
 from ..core.params import Args, Int, LinkId, Signature, Str
@@ -152,10 +152,12 @@ def _alpn_s(m: Engine, a: Args) -> None:
     count = a.int("counts")
     given = [a.given(f"alpn{i}") for i in range(ALPN_MAX)]
     if given != [i < count for i in range(ALPN_MAX)]:
-        raise CommandError(ErrCode.PARAM_COUNT, f"<counts>={count} but other ALPN strings given")
+        need = a.index("counts") + 1 + count
+        raise a.count_error(need, f"<counts>={count} but other ALPN strings given")
     names = [a.str(f"alpn{i}") for i in range(count)]
-    if any(not n for n in names):
-        raise CommandError(ErrCode.PARAM_INVALID, "an ALPN protocol name cannot be empty")
+    for i, n in enumerate(names):
+        if not n:
+            raise a.error(ErrCode.PARAM_INVALID, f"alpn{i}", "an ALPN protocol name is empty")
     _update(m, a, SSL_ALPN, list, names)
 
 

@@ -427,25 +427,27 @@ class Engine:
         cmd = self.features.commands.get(name)
         if cmd is None or name in self.profile.unsupported:
             raise CommandError(ErrCode.UNSUPPORTED, f"unknown command AT{name}")
+        # a known command in a form it does not have: "operation type" (esp_at_core.h's
+        # ESP_AT_SUB_CMD_OP_ERROR), not "unsupported command"
         if rest == "":
             handler = cmd.execute
             if handler is None:
-                raise CommandError(ErrCode.UNSUPPORTED, f"AT{name} has no execute form")
+                raise CommandError(ErrCode.OPERATION, f"AT{name} has no execute form")
             self._need_ip(cmd.needs_ip)
             return handler(self)
         if rest == "?":
             if cmd.query is None:
-                raise CommandError(ErrCode.UNSUPPORTED, f"AT{name} has no query form")
+                raise CommandError(ErrCode.OPERATION, f"AT{name} has no query form")
             return cmd.query(self)
         if rest == "=?":
             if cmd.test is not None:
                 return cmd.test(self)
             if cmd.set is None:
-                raise CommandError(ErrCode.UNSUPPORTED, f"AT{name} has no test form")
+                raise CommandError(ErrCode.OPERATION, f"AT{name} has no test form")
             return None
         if rest.startswith("="):
             if cmd.set is None:
-                raise CommandError(ErrCode.UNSUPPORTED, f"AT{name} has no set form")
+                raise CommandError(ErrCode.OPERATION, f"AT{name} has no set form")
             args = self._bind(name, rest, cmd.signature(self))
             self._need_ip(cmd.needs_ip)
             return cmd.set(self, args)
@@ -474,7 +476,7 @@ class Engine:
     def _error(self, exc: CommandError) -> None:
         log.info("ERROR %s: %s", exc.code.name, exc.why or exc.code.name)
         if self.settings.int(SYSLOG):
-            self.emit(render.err_code(exc.code.wire))
+            self.emit(render.err_code(exc.wire))
         self.emit(render.ERROR)
 
     def _finish(self, final: Final | None) -> None:
