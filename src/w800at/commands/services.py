@@ -47,8 +47,13 @@ SNTPCFG = SettingDef(
 )
 SNTPINTV = SettingDef("sntp_intv", 3600, "never")
 
-#: the spec's longest domain name (AT+CIPDOMAIN, and the "remote host" of CIPSTART/PING)
+#: the spec's longest "remote host" (AT+CIPSTART, AT+PING, SNTP servers)
 MAX_DOMAIN = 64
+#: AT+CIPDOMAIN is the spec's way around that limit ("If you need to use a domain name
+#: with a length exceeding 64 bytes, please use the AT+CIPDOMAIN command"): it takes a
+#: whole DNS name, 253 characters (RFC 1035's 255 octets on the wire); the 256-byte
+#: command line is what limits it in practice (241 characters, quotes and all)
+MAX_DNS_NAME = 253
 #: AT+CIPDNS shows (and takes) at most this many servers (spec: DNS IP1, DNS IP2)
 MAX_DNS = 2
 #: seconds before a failed SNTP sync is tried again (the shortest AT+CIPSNTPINTV)
@@ -250,7 +255,7 @@ FEATURE = Feature(
             "+CIPDOMAIN",
             set=_cipdomain_s,
             needs_ip=True,
-            params=(Str("domain", MAX_DOMAIN), Int("network", default=1, allowed=(1, 2, 3))),
+            params=(Str("domain", MAX_DNS_NAME), Int("network", default=1, allowed=(1, 2, 3))),
             summary="resolve a domain name: 1 prefer IPv4, 2 IPv4 only, 3 IPv6 only",
         ),
         Command(
