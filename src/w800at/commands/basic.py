@@ -3,16 +3,25 @@ AT+SYSLOG, AT+SYSMSG, AT+UART_CUR/DEF (ESP-AT's basic set, which the W800 follow
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..core import render
 from ..core.actions import SetUart
 from ..core.engine import Engine
 from ..core.feature import Feature
 from ..core.params import Args, Int
 from ..core.registry import Command, Final, Handler, SetHandler
-from ..core.settings import SYSLOG, SYSMSG, SYSSTORE, SettingDef
+from ..core.settings import SYSLOG, SYSMSG, SYSSTORE, SettingDef, int_range
 
-UART_DEF = SettingDef("uart_def", lambda p: list(p.uart_default), "always")
-UART_CUR = SettingDef("uart_cur", None, "never")  # None: same as UART_DEF
+#: [baud, databits, stopbits, parity, flow control], the ranges of UART_PARAMS
+_BAUD: Any = int_range(80, 5_000_000)
+_DATABITS: Any = int_range(5, 8)
+_STOPBITS: Any = int_range(1, 3)
+_PARITY: Any = int_range(0, 2)
+_FLOW: Any = int_range(0, 3)
+UART_CONF: Any = tuple[_BAUD, _DATABITS, _STOPBITS, _PARITY, _FLOW]
+UART_DEF = SettingDef("uart_def", lambda p: list(p.uart_default), "always", UART_CONF)
+UART_CUR = SettingDef("uart_cur", None, "never", UART_CONF | None)  # None: same as UART_DEF
 
 
 def _at(m: Engine) -> None:

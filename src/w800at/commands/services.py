@@ -23,6 +23,10 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from typing import Annotated, Any
+
+from annotated_types import Interval, Len, MaxLen
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from ..core import render
 from ..core.engine import Engine
@@ -32,7 +36,7 @@ from ..core.net_actions import NameService
 from ..core.params import Args, Int, Str
 from ..core.registry import Command, Task
 from ..core.service_actions import Ping, Resolve, SntpSync, SntpTime, effective_network
-from ..core.settings import SettingDef
+from ..core.settings import SettingDef, int_range, ip_text
 from ..core.sntp_time import Timezone, format_asctime, parse_timezone
 from ..core.state import ServiceState
 from ..log import get_logger
@@ -40,12 +44,26 @@ from .wifi import CIPV6
 
 log = get_logger("w800at.services")
 
+
+class SntpConfig(TypedDict):
+    """AT+CIPSNTPCFG's settings: ``tz`` as set (see `w800at.core.sntp_time`)."""
+
+    enable: Annotated[int, Interval(ge=0, le=1)]
+    tz: Annotated[int, Interval(ge=-1259, le=1459)]
+    servers: Annotated[list[Annotated[str, MaxLen(64)]], Len(1, 3)]
+
+
+#: the AT+CIPDNS=1 servers (ESP-AT takes up to three)
+DNS_SERVERS: Any = Annotated[list[ip_text], Len(1, 3)]
 #: None = automatic (the host's resolvers); a list = AT+CIPDNS=1 manual servers
-CIPDNS = SettingDef("cipdns", None)
+CIPDNS = SettingDef("cipdns", None, type=DNS_SERVERS | None)
 SNTPCFG = SettingDef(
-    "sntp_cfg", lambda p: {"enable": 0, "tz": 0, "servers": list(p.sntp_defaults)}, "never"
+    "sntp_cfg",
+    lambda p: {"enable": 0, "tz": 0, "servers": list(p.sntp_defaults)},
+    "never",
+    SntpConfig,
 )
-SNTPINTV = SettingDef("sntp_intv", 3600, "never")
+SNTPINTV = SettingDef("sntp_intv", 3600, "never", int_range(15, 4294967))
 
 #: the spec's longest "remote host" (AT+CIPSTART, AT+PING, SNTP servers)
 MAX_DOMAIN = 64

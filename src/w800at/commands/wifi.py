@@ -11,6 +11,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Annotated
+
+from annotated_types import MaxLen
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from ..core import render
 from ..core.actions import Sleep
@@ -19,18 +23,27 @@ from ..core.errors import CommandError, ErrCode
 from ..core.feature import Feature
 from ..core.params import Args, Int, Str
 from ..core.registry import Command, Final, Task
-from ..core.settings import SettingDef
+from ..core.settings import FLAG, SettingDef, int_range, ipv4_text, mac_text, text
 from ..core.state import AccessPoint, Station, StationAddresses, WifiState
 
-CWMODE = SettingDef("cwmode", 1)
-AUTOCONN = SettingDef("cwautoconn", 1, "always")
-#: {"ssid":..., "password":..., "bssid":...} last joined
-JOIN = SettingDef("wifi_join", None)
-HOSTNAME = SettingDef("hostname", lambda p: p.hostname)
-DHCP = SettingDef("cwdhcp", 3)
-STATIC_IP = SettingDef("cipsta_static", None)  # [ip, gateway, netmask] or None
-STA_MAC = SettingDef("cipsta_mac", None)  # None: the configured/host MAC
-CIPV6 = SettingDef("cipv6", lambda p: p.cipv6_default)
+
+class JoinRecord(TypedDict):
+    """The AP last joined (AT+CWJAP's parameters); ``bssid`` "" when none was given."""
+
+    ssid: Annotated[str, MaxLen(32)]
+    password: Annotated[str, MaxLen(64)]
+    bssid: Annotated[str, MaxLen(17)]
+
+
+CWMODE = SettingDef("cwmode", 1, type=int_range(0, 3))
+AUTOCONN = SettingDef("cwautoconn", 1, "always", FLAG)
+JOIN = SettingDef("wifi_join", None, type=JoinRecord | None)
+HOSTNAME = SettingDef("hostname", lambda p: p.hostname, type=text(32))
+DHCP = SettingDef("cwdhcp", 3, type=int_range(0, 3))
+#: [ip, gateway, netmask] or None
+STATIC_IP = SettingDef("cipsta_static", None, type=tuple[ipv4_text, ipv4_text, ipv4_text] | None)
+STA_MAC = SettingDef("cipsta_mac", None, type=mac_text | None)  # None: the configured/host MAC
+CIPV6 = SettingDef("cipv6", lambda p: p.cipv6_default, type=FLAG)
 
 #: the SoftAP's address (AT+CWMODE=2/3); the SoftAP itself is not simulated
 SOFTAP_IP = "192.168.4.1"
