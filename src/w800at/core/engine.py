@@ -204,10 +204,15 @@ class Engine:
 
     # --- link events (the runtime's sockets report here, each with the time)
 
-    def link_data(self, link_id: int, data: bytes, addr: Addr, now: float) -> None:
-        """Bytes (TCP/SSL) or one datagram (UDP) arrived on a link from ``addr``."""
+    def link_data(
+        self, link_id: int, data: bytes, addr: Addr, now: float, wire: int | None = None
+    ) -> None:
+        """Bytes (TCP/SSL) or one datagram (UDP) arrived on a link from ``addr``.
+
+        ``wire``: on an SSL link, the TLS bytes that ``data`` (the plaintext) cost on the
+        wire; passive mode counts those (`LinkTable.visible`)."""
         self.now = now
-        self.links.on_data(link_id, data, addr)
+        self.links.on_data(link_id, data, addr, wire=wire)
 
     def link_closed(self, link_id: int, reason: str, now: float) -> None:
         """The peer closed or reset the link, or it failed."""

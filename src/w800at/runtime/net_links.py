@@ -2,9 +2,12 @@
 
 The seam: every byte from the module to the peer leaves through one method
 (`StreamLink._write`, `DatagramLink._write`), and every byte from the peer enters
-through one (`Link._rx`), TLS links included (above the TLS layer: the bytes the AT
-side sees).  The per-link counters (`Link.bytes_up`, `Link.bytes_down`) and the
-optional `LinkTap` (a trace) hang there; with no tap, one attribute check per chunk.
+through one (`Link._rx`), TLS links included.  On an SSL link the seam sees the
+plaintext (the bytes the AT side sees); its own TLS layer (`w800at.runtime.tls_layer`)
+is below the seam and gives ``_rx`` the TLS bytes each chunk cost on the wire, which
+the engine's passive mode counts.  The per-link counters (`Link.bytes_up`,
+`Link.bytes_down`) and the optional `LinkTap` (a trace) hang there; with no tap, one
+attribute check per chunk.
 
 Protocols, not streams: ``data_received`` hands each chunk the kernel gave us (up to
 256 KiB) straight to the engine, with no extra copies or tasks.  A link reports to
@@ -13,9 +16,9 @@ table and pumps.
 
 Send completion: the module says ``SEND OK`` once data is "sent to the protocol stack",
 which has a send buffer of its own.  The transport's buffer plays that part, up to
-`STACK_SEND_BUFFER` bytes.  While the buffer is at or below that mark a `Send` is
-written at once and completes (so ``SEND OK`` comes before any ``+IPD`` the data
-provokes, even on SSL links, whose transport holds records for a loop iteration).
+`STACK_SEND_BUFFER` bytes (TLS bytes, on an SSL link).  While the buffer is at or below
+that mark a `Send` is written at once and completes (so ``SEND OK`` comes before any
+``+IPD`` the data provokes).
 Past the mark the transport calls ``pause_writing``: later sends wait in order,
 outside the stack, and each is written and completes when the buffer has drained
 (``resume_writing``).  A waiting send that runs out of ``sndtimeo`` ms (0: no limit)
@@ -27,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import ssl
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -55,7 +57,9 @@ class LinkTap(Protocol):
 
 
 class LinkOwner(Protocol):
-    def link_data(self, link: Link, data: bytes, addr: tuple[str, int]) -> None: ...
+    def link_data(
+        self, link: Link, data: bytes, addr: tuple[str, int], wire: int | None = None
+    ) -> None: ...
     def link_lost(self, link: Link, reason: str) -> None: ...
 
 
@@ -84,7 +88,7 @@ class Link:
         #: a client link is held until the engine has its Connected result: data that
         #: arrives earlier would reach a link the engine does not consider open yet
         self.held = False
-        self._early: list[tuple[bytes, tuple[str, int]]] = []
+        self._early: list[tuple[bytes, tuple[str, int], int | None]] = []
         #: bytes sent to the peer / received from it (the seam counts them)
         self.bytes_up = 0
         self.bytes_down = 0
@@ -92,29 +96,30 @@ class Link:
         #: paused until a later loop turn (`LoopReads`: many links read at once)
         self.turn_paused = False
 
-    def _rx(self, data: bytes, addr: tuple[str, int]) -> None:
-        """THE way bytes from the peer enter the module (see the module docstring)."""
+    def _rx(self, data: bytes, addr: tuple[str, int], wire: int | None = None) -> None:
+        """THE way bytes from the peer enter the module (see the module docstring);
+        ``wire``: what ``data`` cost on the wire, when that differs (SSL links)."""
         if self.closing:
             return
         self.bytes_down += len(data)
         if self.tap is not None:
             self.tap.down(self.link_id, data)
-        self.deliver(data, addr)
+        self.deliver(data, addr, wire)
 
-    def deliver(self, data: bytes, addr: tuple[str, int]) -> None:
+    def deliver(self, data: bytes, addr: tuple[str, int], wire: int | None = None) -> None:
         if self.closing:
             return
         if self.held:
-            self._early.append((data, addr))
+            self._early.append((data, addr, wire))
         else:
-            self.owner.link_data(self, data, addr)
+            self.owner.link_data(self, data, addr, wire)
 
     def release(self) -> None:
         """The engine knows the link now: deliver what was held, start reading."""
         self.held = False
         early, self._early = self._early, []
-        for data, addr in early:
-            self.deliver(data, addr)
+        for data, addr, wire in early:
+            self.deliver(data, addr, wire)
         self.apply_reading()
 
     def apply_reading(self) -> None:
@@ -233,10 +238,6 @@ class StreamLink(Link, asyncio.BufferedProtocol):
         self._blocked = False
         #: bytes accepted by `send_later` and not yet handed to the transport
         self._later = 0
-        #: set by connection_made when a post-handshake check failed (SSL name)
-        self.error: BaseException | None = None
-        #: called first in connection_made (SSL: the certificate name check)
-        self.on_made: Any = None
 
     # --- asyncio.Protocol
 
@@ -251,13 +252,6 @@ class StreamLink(Link, asyncio.BufferedProtocol):
         if self.held:  # not reading before the engine has the link (see Link.held)
             self.reading = False
             transport.pause_reading()  # type: ignore[attr-defined]
-        if self.on_made is not None:
-            try:
-                self.on_made(transport)
-            except (ssl.SSLError, OSError, ValueError) as exc:
-                self.error = exc
-                self.closing = True
-                transport.abort()  # type: ignore[attr-defined]
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._reads.buffer()
