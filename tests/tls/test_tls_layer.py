@@ -120,3 +120,51 @@ def test_a_peer_that_is_not_tls_fails_at_once(pki: ForeignPki, junk: bytes) -> N
     client.start()
     with pytest.raises(ssl.SSLError):
         client.receive(junk)
+
+
+def test_the_seam_sees_plaintext_and_the_wire_bytes_go_on_the_side(pki: ForeignPki) -> None:
+    """A real SSL link (runtime only, a recording engine): the link tap and the byte
+    counters at the seam see the data; the engine gets each chunk with the TLS bytes
+    it cost, exactly what the server sent for it; ``wire_down`` counts every TLS byte,
+    the handshake's too."""
+    import asyncio
+
+    from tests.net.helpers import RecordingRuntime, run
+    from tests.tls.counting_peer import CountingTlsServer
+    from w800at.core.net_actions import Connect, TlsSettings
+    from w800at.runtime.tls_layer import TlsStreamLink
+
+    seen: list[tuple[str, int, bytes]] = []
+
+    class Tap:
+        def up(self, link_id: int, data: bytes) -> None:
+            seen.append(("up", link_id, data))
+
+        def down(self, link_id: int, data: bytes) -> None:
+            seen.append(("down", link_id, data))
+
+        def event(self, link_id: int, text: str) -> None:
+            pass
+
+    async def main(rt: RecordingRuntime) -> None:
+        rt.link_tap = Tap()
+        sctx = plain_server_context(pki.server_cert, pki.server_key)
+        sctx.num_tickets = 0
+        with CountingTlsServer(sctx) as srv:
+            await rt.ok(Connect(0, "SSL", "127.0.0.1", srv.port, tls=TlsSettings()))
+            link = rt.net.links[0]
+            assert isinstance(link, TlsStreamLink)
+            wire = await asyncio.to_thread(srv.send, b"one", b"two", b"three")
+            await rt.until(lambda: bytes(rt.links.data.get(0, b"")) == b"onetwothree")
+            assert rt.links.wire[0] == wire
+            assert link.bytes_down == 11 and link.wire_down > wire
+            assert [d for k, _, d in seen if k == "down"] != [] and all(
+                b"one" in d or b"two" in d or b"three" in d for k, _, d in seen if k == "down"
+            )
+            link.send(b"ping", None)
+            assert ("up", 0, b"ping") in seen and link.bytes_up == 4 and link.wire_up > 4
+            link.close()
+            await asyncio.to_thread(srv.read_until_closed)
+            assert bytes(srv.received) == b"ping" and srv.close_notify
+
+    run(main)

@@ -212,7 +212,7 @@ class Engine:
         ``wire``: on an SSL link, the TLS bytes that ``data`` (the plaintext) cost on the
         wire; passive mode counts those (`LinkTable.visible`)."""
         self.now = now
-        self.links.on_data(link_id, data, addr, wire=wire)
+        self.links.on_data(link_id, data, addr, None, wire)
 
     def link_closed(self, link_id: int, reason: str, now: float) -> None:
         """The peer closed or reset the link, or it failed."""

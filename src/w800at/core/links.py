@@ -108,11 +108,6 @@ class Link:
         return self.kind.startswith("UDP")
 
     @property
-    def held_bytes(self) -> int:
-        """What the passive window holds: wire bytes on SSL links, else the data."""
-        return self.wire if self.secure else self.buffered
-
-    @property
     def remote(self) -> Addr:
         return (self.remote_ip, self.remote_port)
 
@@ -393,7 +388,7 @@ class LinkTable:
         A TCP/SSL read can bring more than the window (the runtime reads in large
         chunks before SetReading takes effect): the excess waits behind the window as it
         would in the module's socket, nothing is lost, and enters as the host reads."""
-        return min(link.held_bytes, self.m.profile.passive_window)
+        return min(link.wire if link.secure else link.buffered, self.m.profile.passive_window)
 
     def read(self, link: Link, want: int) -> tuple[bytes, Addr]:
         """AT+CIPRECVDATA: up to ``want`` bytes, all from one sender (UDP datagrams from
@@ -494,7 +489,8 @@ class LinkTable:
 
     def _resume_if_paused(self, link: Link) -> None:
         if link.paused and (
-            link.held_bytes < self.m.profile.passive_window or link.id not in self.links
+            (link.wire if link.secure else link.buffered) < self.m.profile.passive_window
+            or link.id not in self.links
         ):
             link.paused = False
             if link.state in (LinkState.OPEN, LinkState.HELD):

@@ -4,8 +4,9 @@ The seam: every byte from the module to the peer leaves through one method
 (`StreamLink._write`, `DatagramLink._write`), and every byte from the peer enters
 through one (`Link._rx`), TLS links included.  On an SSL link the seam sees the
 plaintext (the bytes the AT side sees); its own TLS layer (`w800at.runtime.tls_layer`)
-is below the seam and gives ``_rx`` the TLS bytes each chunk cost on the wire, which
-the engine's passive mode counts.  The per-link counters (`Link.bytes_up`,
+is below the seam, and the TLS bytes each chunk cost on the wire travel on the side
+(`TlsStreamLink.rx_wire`, then ``LinkOwner.link_data``'s ``wire``) to the engine's
+passive mode, which counts them.  The per-link counters (`Link.bytes_up`,
 `Link.bytes_down`) and the optional `LinkTap` (a trace) hang there; with no tap, one
 attribute check per chunk.
 
@@ -88,7 +89,7 @@ class Link:
         #: a client link is held until the engine has its Connected result: data that
         #: arrives earlier would reach a link the engine does not consider open yet
         self.held = False
-        self._early: list[tuple[bytes, tuple[str, int], int | None]] = []
+        self._early: list[tuple[bytes, tuple[str, int]]] = []
         #: bytes sent to the peer / received from it (the seam counts them)
         self.bytes_up = 0
         self.bytes_down = 0
@@ -96,30 +97,29 @@ class Link:
         #: paused until a later loop turn (`LoopReads`: many links read at once)
         self.turn_paused = False
 
-    def _rx(self, data: bytes, addr: tuple[str, int], wire: int | None = None) -> None:
-        """THE way bytes from the peer enter the module (see the module docstring);
-        ``wire``: what ``data`` cost on the wire, when that differs (SSL links)."""
+    def _rx(self, data: bytes, addr: tuple[str, int]) -> None:
+        """THE way bytes from the peer enter the module (see the module docstring)."""
         if self.closing:
             return
         self.bytes_down += len(data)
         if self.tap is not None:
             self.tap.down(self.link_id, data)
-        self.deliver(data, addr, wire)
+        self.deliver(data, addr)
 
-    def deliver(self, data: bytes, addr: tuple[str, int], wire: int | None = None) -> None:
+    def deliver(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.closing:
             return
         if self.held:
-            self._early.append((data, addr, wire))
+            self._early.append((data, addr))
         else:
-            self.owner.link_data(self, data, addr, wire)
+            self.owner.link_data(self, data, addr)
 
     def release(self) -> None:
         """The engine knows the link now: deliver what was held, start reading."""
         self.held = False
         early, self._early = self._early, []
-        for data, addr, wire in early:
-            self.deliver(data, addr, wire)
+        for data, addr in early:
+            self.deliver(data, addr)
         self.apply_reading()
 
     def apply_reading(self) -> None:

@@ -20,9 +20,11 @@ once it is complete and decrypted.
 
 The seam.  `TlsStreamLink` is a `StreamLink` whose seam methods (``Link._rx`` in,
 ``StreamLink._write`` out) see the *plaintext*, as the AT side does, with the wire
-counts on the side: ``_rx`` is given the wire bytes each chunk cost (the engine keeps
-them, `w800at.core.links`), and ``wire_up`` / ``wire_down`` count TLS bytes sent and
-received.  A fault put on the seam therefore acts on the data, not on TLS records.
+counts on the side: ``rx_wire`` holds the wire bytes of the chunk passing ``_rx``, and
+they go with it to the engine (``LinkOwner.link_data``'s ``wire``;
+`w800at.core.links` keeps them); ``wire_up`` / ``wire_down`` count TLS bytes sent and
+received.  A fault put on the seam therefore acts on the data, not on TLS records,
+and a plain TCP link's path through the seam is not touched at all.
 
 The handshake (client: started in ``connection_made``; server: by `TlsAcceptor`, before
 the engine gives the client an ID), the peer name check (``check``, before any data
@@ -246,6 +248,9 @@ class TlsStreamLink(StreamLink):
         self.wire_down = 0
         self.handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.raw: asyncio.Transport | None = None
+        #: the wire bytes of the plaintext chunk passing the seam (`Link._rx`) now
+        self.rx_wire = 0
+        self._early_tls: list[tuple[bytes, tuple[str, int], int]] = []
         #: ``held`` as the owner set it, while the handshake reads regardless
         self._held_after = False
         self._failure: Exception | None = None
@@ -296,9 +301,28 @@ class TlsStreamLink(StreamLink):
                     self.tls_received(b"")
             return
         if plain:
-            self._rx(plain, self.peer, wire)
+            self.rx_wire = wire
+            self._rx(plain, self.peer)
         if session.peer_closed and not self.closing and self.raw is not None:
             self.raw.close()  # the peer's close_notify: a close, reported as one
+
+    # --- the plaintext goes up with its wire bytes (Link's, with ``rx_wire``)
+
+    def deliver(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.closing:
+            return
+        if self.held:
+            self._early_tls.append((data, addr, self.rx_wire))
+        else:
+            self.owner.link_data(self, data, addr, self.rx_wire)
+
+    def release(self) -> None:
+        self.held = False
+        early, self._early_tls = self._early_tls, []
+        for data, addr, wire in early:
+            if not self.closing:
+                self.owner.link_data(self, data, addr, wire)
+        self.apply_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.handshake.done():
