@@ -231,3 +231,27 @@ def test_a_store_that_cannot_be_written_still_starts(
     assert any("could not be set aside" in x for x in bad_lines(caplog))
     monkeypatch.setattr(w800at.store.os, "replace", os.replace)
     assert json.loads((tmp_path / SETTINGS_FILE).read_text())["cwmode"] == "x"  # untouched
+
+
+def test_a_fleet_checks_each_modules_store(tmp_path: Path) -> None:
+    """`Fleet` reads its modules' stores itself (a batch per worker-thread trip): the
+    same check applies to each."""
+    from w800at import MemoryChannel
+    from w800at.fleet import Fleet
+
+    write(tmp_path / "w800-0000", {"cwmode": "x", "hostname": "zero"})
+    write(tmp_path / "w800-0001", {"hostname": "one"})
+
+    async def main() -> None:
+        async with Fleet(2, lambda i, name: MemoryChannel(), store_root=tmp_path) as fleet:
+            for i, name in ((0, b"zero"), (1, b"one")):
+                host = fleet[i].host
+                await host.expect(b"\r\nready\r\n")
+                host.write(b"ATE0\r\nAT+CWMODE?\r\nAT+CWHOSTNAME?\r\n")
+                want = b"ATE0\r\n" + OK + b"+CWMODE:1\r\n" + OK + b"+CWHOSTNAME:" + name
+                assert await host.read_until(b"+CWHOSTNAME:" + name) == want
+                assert fleet[i].engine.bugs == []
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+    assert (tmp_path / "w800-0000" / "settings.corrupt").exists()
+    assert not (tmp_path / "w800-0001" / "settings.corrupt").exists()
