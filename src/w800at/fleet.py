@@ -51,7 +51,7 @@ def module_names(count: int, first: int = 0, prefix: str = "w800-") -> list[str]
 
 
 def _load_stores(modules: list[Module]) -> list[dict[str, Any]]:
-    return [m.store.load() if m.store is not None else {} for m in modules]
+    return [m.load_store() for m in modules]
 
 
 class Fleet:

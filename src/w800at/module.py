@@ -182,7 +182,7 @@ class Module:
         self.context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
         if saved is None:  # the disk is read off the loop: other modules keep running
-            saved = await asyncio.to_thread(self.store.load) if self.store is not None else {}
+            saved = await asyncio.to_thread(self.load_store) if self.store is not None else {}
         engine = Engine(
             self.profile,
             self.features,
@@ -208,6 +208,12 @@ class Module:
             await rt.close()
             raise
         log.info("%s module on %s", self.profile.name, self.channel.description)
+
+    def load_store(self) -> dict[str, Any]:
+        """The saved settings, each checked against its feature's declaration (a bad
+        value is reported once and starts from its default; see `w800at.store`).
+        Reads the disk: call it off the event loop."""
+        return self.store.load(self.features.settings) if self.store is not None else {}
 
     def _sink(self) -> TraceSink | None:
         """Where the bytes are recorded: the trace, the transcript, the log (or None)."""

@@ -80,10 +80,10 @@ def test_error_paths_with_err_codes(serve: Serve) -> None:
     port.command(b"AT+SYSLOG=1\r\n", OK)
     cases = [
         (b"AT+FOO\r\n", 0x01090000),  # unknown command
-        (b"AT+GMR?\r\n", 0x01090000),  # a form the command lacks
+        (b"AT+GMR?\r\n", 0x010C0000),  # a form the command lacks
         (b"AT+CWMODE=4\r\n", 0x01070000),  # out of range
-        (b"AT+CWMODE=1,1,1\r\n", 0x01060000),  # extra parameter
-        (b"AT+CWMODE=\r\n", 0x01060000),  # missing parameter
+        (b"AT+CWMODE=1,1,1\r\n", 0x01060203),  # 3 parameters, 2 taken
+        (b"AT+CWMODE=\r\n", 0x01060100),  # none given, 1 needed
         (b'AT+CWMODE="1"\r\n', 0x01050000),  # wrong type
         (b'AT+CWJAP="lab\r\n', 0x01080000),  # unterminated quote
         (b'AT+CWHOSTNAME="' + b"h" * 33 + b'"\r\n', 0x01040000),  # string too long

@@ -213,12 +213,12 @@ def test_uart_def_is_saved_and_becomes_current_after_restart() -> None:
     ("line", "code"),
     [
         (b"AT+UART_CUR=79,8,1,0,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,9,1,0,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,4,0,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,1,3,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,1,0,4\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,1,0\r\n", 0x01060000),
-        (b"AT+UART_DEF=115200,8,1,0,0,0\r\n", 0x01060000),
+        (b"AT+UART_CUR=115200,9,1,0,0\r\n", 0x01070001),
+        (b"AT+UART_CUR=115200,8,4,0,0\r\n", 0x01070002),
+        (b"AT+UART_CUR=115200,8,1,3,0\r\n", 0x01070003),
+        (b"AT+UART_CUR=115200,8,1,0,4\r\n", 0x01070004),
+        (b"AT+UART_CUR=115200,8,1,0\r\n", 0x01060504),
+        (b"AT+UART_DEF=115200,8,1,0,0,0\r\n", 0x01060506),
     ],
 )
 def test_uart_bad_parameters(line: bytes, code: int) -> None:
@@ -276,7 +276,8 @@ def _rfpower(h: Harness, bytewise: bool) -> bytes:
 
 def test_rfpower_esp_at() -> None:
     """Issue 12 item 2: AT+RFPOWER as ESP-AT documents it for the ESP32."""
-    bad = b"ERR CODE:0x01070000\r\n" + ERROR
+    bad = b"ERR CODE:0x01070000\r\n" + ERROR  # <wifi_power>, parameter 0
+    bad_ble = b"ERR CODE:0x01070001\r\n" + ERROR  # <ble_adv_power>, parameter 1
     failed = b"ERR CODE:0x010a0000\r\n" + ERROR
     assert both(_rfpower, profile=ESP_AT) == (
         b"+RFPOWER:78,0,0,0\r\n"
@@ -293,7 +294,7 @@ def test_rfpower_esp_at() -> None:
         + bad
         + bad
         + failed
-        + bad
+        + bad_ble
         + OK
         + b"+RFPOWER:0,0,0,0\r\n"
         + OK

@@ -90,16 +90,16 @@ def test_cwsap_set_and_query(profile: Any) -> None:
     hexkey = b"0123456789abcdef" * 4
     assert h.send(b'AT+CWSAP="k","%s",1,4\r\n' % hexkey) == OK  # a 64-hex-digit PSK
     for line, code in (
-        (b'AT+CWSAP="x","1234567",5,3', 0x01070000),  # passphrase too short
-        (b'AT+CWSAP="x","' + b"p" * 64 + b'",5,3', 0x01070000),  # 64, not hex
-        (b'AT+CWSAP="x","12345678",5,1', 0x01070000),  # WEP is not supported
-        (b'AT+CWSAP="x","12345678",14,3', 0x01070000),
-        (b'AT+CWSAP="x","12345678",0,3', 0x01070000),
-        (b'AT+CWSAP="x","12345678",5,3,11', 0x01070000),
-        (b'AT+CWSAP="x","12345678",5,3,4,2', 0x01070000),
+        (b'AT+CWSAP="x","1234567",5,3', 0x01070001),  # passphrase too short
+        (b'AT+CWSAP="x","' + b"p" * 64 + b'",5,3', 0x01070001),  # 64, not hex
+        (b'AT+CWSAP="x","12345678",5,1', 0x01070003),  # WEP is not supported
+        (b'AT+CWSAP="x","12345678",14,3', 0x01070002),
+        (b'AT+CWSAP="x","12345678",0,3', 0x01070002),
+        (b'AT+CWSAP="x","12345678",5,3,11', 0x01070004),
+        (b'AT+CWSAP="x","12345678",5,3,4,2', 0x01070005),
         (b'AT+CWSAP="","12345678",5,3', 0x01070000),
         (b'AT+CWSAP="' + b"s" * 33 + b'","12345678",5,3', 0x01040000),
-        (b'AT+CWSAP="x","12345678",5', 0x01060000),
+        (b'AT+CWSAP="x","12345678",5', 0x01060403),  # need 4, given 3
         (b'AT+CWSAP=x,"12345678",5,3', 0x01050000),
     ):
         assert h.send(line + b"\r\n") == err(code), line
@@ -145,10 +145,10 @@ def test_cipap_bad_parameters_keep_the_address() -> None:
         (b'AT+CIPAP="0.0.0.0"', 0x01070000),
         (b'AT+CIPAP="224.0.0.1"', 0x01070000),
         (b'AT+CIPAP="255.255.255.255"', 0x01070000),
-        (b'AT+CIPAP="192.168.4.1","192.168.4.1","255.0.255.0"', 0x01070000),
-        (b'AT+CIPAP="192.168.4.1","gw"', 0x01070000),
+        (b'AT+CIPAP="192.168.4.1","192.168.4.1","255.0.255.0"', 0x01070002),
+        (b'AT+CIPAP="192.168.4.1","gw"', 0x01070001),
         (b"AT+CIPAP=192", 0x01050000),
-        (b'AT+CIPAP="192.168.4.1","192.168.4.1","255.255.255.0","x"', 0x01060000),
+        (b'AT+CIPAP="192.168.4.1","192.168.4.1","255.255.255.0","x"', 0x01060304),
     ):
         assert h.send(line + b"\r\n") == err(code), line
     assert (

@@ -98,7 +98,8 @@ def test_bad_bssid_is_a_parameter_error_and_keeps_the_ap(profile: Any, bssid: by
     h = quiet(profile)
     h.send(b"AT+CIPV6=0\r\n")
     jap(h, b'AT+CWJAP="lab","secret"\r\n')
-    code = b"0x01040000" if len(bssid) > 17 else b"0x01070000"  # too long / not a MAC
+    # too long / not a MAC; <bssid> is parameter 2
+    code = b"0x01040002" if len(bssid) > 17 else b"0x01070002"
     line = b'AT+CWJAP="open","","%s"\r\n' % bssid
     assert jap(h, line) == b"ERR CODE:%s\r\n" % code + ERROR
     assert h.send(b"AT+CWSTATE?\r\n") == b'+CWSTATE:2,"lab"\r\n' + OK
@@ -168,10 +169,10 @@ def test_cwjap_execute_rejoins_the_saved_ap() -> None:
 
 def test_cwjap_parameter_errors() -> None:
     h = quiet()
-    assert h.send(b'AT+CWJAP="lab"\r\n') == b"ERR CODE:0x01060000\r\n" + ERROR
+    assert h.send(b'AT+CWJAP="lab"\r\n') == b"ERR CODE:0x01060201\r\n" + ERROR
     assert h.send(b'AT+CWJAP="' + b"s" * 33 + b'","p"\r\n') == (b"ERR CODE:0x01040000\r\n" + ERROR)
     assert h.send(b'AT+CWJAP="lab","' + b"p" * 65 + b'"\r\n') == (
-        b"ERR CODE:0x01040000\r\n" + ERROR
+        b"ERR CODE:0x01040001\r\n" + ERROR
     )
     assert h.send(b"AT+CWJAP=lab,secret\r\n") == b"ERR CODE:0x01050000\r\n" + ERROR
     # escapes inside strings: \" and \, and \\ are literal characters
@@ -239,12 +240,12 @@ def test_cwlap_set_filters_by_ssid_mac_and_channel(profile: Any) -> None:
     assert scan(h, b'AT+CWLAP="v4only",,6,0,120,300\r\n') == rows["v4only"] + OK
     # bad parameters: ERROR at once, no scan
     for line, code in (
-        (b'AT+CWLAP=,"02:00:00:00:zz:cc"\r\n', 0x01070000),
-        (b"AT+CWLAP=,,15\r\n", 0x01070000),
-        (b"AT+CWLAP=,,6,2\r\n", 0x01070000),
-        (b"AT+CWLAP=,,6,0,1501\r\n", 0x01070000),
-        (b"AT+CWLAP=\r\n", 0x01060000),
-        (b'AT+CWLAP="a","b",1,0,0,0,0\r\n', 0x01060000),
+        (b'AT+CWLAP=,"02:00:00:00:zz:cc"\r\n', 0x01070001),  # the parameter's index
+        (b"AT+CWLAP=,,15\r\n", 0x01070002),
+        (b"AT+CWLAP=,,6,2\r\n", 0x01070003),
+        (b"AT+CWLAP=,,6,0,1501\r\n", 0x01070004),
+        (b"AT+CWLAP=\r\n", 0x01060100),  # need 1, given 0
+        (b'AT+CWLAP="a","b",1,0,0,0,0\r\n', 0x01060607),  # at most 6, given 7
     ):
         assert h.send(line) == b"ERR CODE:0x%08x\r\n" % code + ERROR, line
     h.check()
@@ -261,7 +262,7 @@ def test_cwlapopt_esp_at_sort_mask_and_filters() -> None:
         b'+CWLAP:(0,"open",-70,"02:00:00:00:00:bb",1)\r\n' + OK
     )
     # any subset of the fields, in their order; an RSSI floor; only OPEN (bit 0)
-    assert h.send(b"AT+CWLAPOPT=0,0x2\r\n") == b"ERR CODE:0x01050000\r\n" + ERROR
+    assert h.send(b"AT+CWLAPOPT=0,0x2\r\n") == b"ERR CODE:0x01050001\r\n" + ERROR
     assert h.send(b"AT+CWLAPOPT=0,1026,-60\r\n") == OK  # ssid (bit 1), wps (bit 10)
     assert scan(h) == (b'+CWLAP:("lab",0)\r\n+CWLAP:("timeout",0)\r\n+CWLAP:("v4only",0)\r\n' + OK)
     assert h.send(b"AT+CWLAPOPT=0,2047,-100,1\r\n") == OK
@@ -270,12 +271,12 @@ def test_cwlapopt_esp_at_sort_mask_and_filters() -> None:
     assert scan(h) == b"".join(ESP_ROWS.values()) + OK
     for line, code in (
         (b"AT+CWLAPOPT=2,31\r\n", 0x01070000),
-        (b"AT+CWLAPOPT=1,2048\r\n", 0x01070000),
-        (b"AT+CWLAPOPT=1,31,41\r\n", 0x01070000),
-        (b"AT+CWLAPOPT=1,31,-101\r\n", 0x01070000),
-        (b"AT+CWLAPOPT=1,31,-100,65536\r\n", 0x01070000),
-        (b"AT+CWLAPOPT=1\r\n", 0x01060000),
-        (b"AT+CWLAPOPT?\r\n", 0x01090000),
+        (b"AT+CWLAPOPT=1,2048\r\n", 0x01070001),
+        (b"AT+CWLAPOPT=1,31,41\r\n", 0x01070002),
+        (b"AT+CWLAPOPT=1,31,-101\r\n", 0x01070002),
+        (b"AT+CWLAPOPT=1,31,-100,65536\r\n", 0x01070003),
+        (b"AT+CWLAPOPT=1\r\n", 0x01060201),  # need 2, given 1
+        (b"AT+CWLAPOPT?\r\n", 0x010C0000),  # a form the command does not have
     ):
         assert h.send(line) == b"ERR CODE:0x%08x\r\n" % code + ERROR, line
     h.check()
@@ -297,7 +298,7 @@ def test_cwlapopt_w800_has_no_sort_parameter() -> None:
     assert h.send(b"AT+CWLAPOPT=511\r\n") == OK
     assert scan(h) == b"".join(W800_ROWS.values()) + OK
     assert h.send(b"AT+CWLAPOPT=512\r\n") == b"ERR CODE:0x01070000\r\n" + ERROR
-    assert h.send(b"AT+CWLAPOPT=1,31,-100,1\r\n") == b"ERR CODE:0x01060000\r\n" + ERROR
+    assert h.send(b"AT+CWLAPOPT=1,31,-100,1\r\n") == b"ERR CODE:0x01060304\r\n" + ERROR
     h.check()
 
 

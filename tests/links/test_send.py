@@ -226,10 +226,10 @@ def test_cipsendl_reports_each_report_size_passed() -> None:
     [
         (b"AT+CIPSENDLCFG=99", 0x01070000),
         (b"AT+CIPSENDLCFG=1048577", 0x01070000),
-        (b"AT+CIPSENDLCFG=1024,2921", 0x01070000),
-        (b"AT+CIPSENDLCFG=1024,99", 0x01070000),
-        (b"AT+CIPSENDLCFG=", 0x01060000),
-        (b"AT+CIPSENDLCFG=1024,2920,1", 0x01060000),
+        (b"AT+CIPSENDLCFG=1024,2921", 0x01070001),
+        (b"AT+CIPSENDLCFG=1024,99", 0x01070001),
+        (b"AT+CIPSENDLCFG=", 0x01060100),  # need 1, given 0
+        (b"AT+CIPSENDLCFG=1024,2920,1", 0x01060203),  # at most 2, given 3
         (b'AT+CIPSENDLCFG="1024"', 0x01050000),
     ],
 )

@@ -78,16 +78,14 @@ def test_cipdomain_ipv6_needs_cipv6() -> None:
     h.check()
 
 
-def test_cipdomain_name_length_limit_is_64() -> None:
-    h = joined()
-    h.send(f'AT+CIPDOMAIN="{"a" * 64}"\r\n'.encode())
-    (act,) = h.take(Resolve)
-    assert isinstance(act, Resolve) and act.name == "a" * 64
-    h2 = joined()
-    line = f'AT+CIPDOMAIN="{"a" * 65}"\r\n'.encode()
-    assert h2.send(line) == line + ERROR
-    assert h2.take(Resolve) == []
-    h2.check()
+def test_cipdomain_is_not_limited_to_64_bytes() -> None:
+    """64 was AT+CIPSTART's limit; AT+CIPDOMAIN asks for longer names (item 8 below)."""
+    for n in (64, 65):
+        h = joined()
+        h.send(f'AT+CIPDOMAIN="{"a" * n}"\r\n'.encode())
+        (act,) = h.take(Resolve)
+        assert isinstance(act, Resolve) and act.name == "a" * n
+        h.check()
 
 
 @pytest.mark.parametrize(
@@ -165,15 +163,15 @@ def test_cipdns_three_servers_in_the_esp_at_dialect() -> None:
         OK
         + b'+CIPDNS:1,"127.0.0.2","::1","127.0.0.3"\r\n'
         + OK
-        + b"ERR CODE:0x01060000\r\n"
+        + b"ERR CODE:0x01060405\r\n"  # at most 4 parameters, given 5
         + ERROR
     )
     assert (
         both(scenario, profile=W800)
-        == (  # the W800 spec: two servers
-            b"ERR CODE:0x01060000\r\n" + ERROR + b'+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n' + OK
+        == (  # the W800 spec: two servers (at most 3 parameters)
+            b"ERR CODE:0x01060304\r\n" + ERROR + b'+CIPDNS:0,"208.67.222.222","8.8.8.8"\r\n' + OK
         )
-        + b"ERR CODE:0x01060000\r\n"
+        + b"ERR CODE:0x01060305\r\n"
         + ERROR
     )
 
@@ -256,3 +254,61 @@ def test_esp_at_profile_same_shape() -> None:
     h = Harness(ESP_AT)
     h.send(b'AT+CIPDNS=1,"127.0.0.2"\r\n')
     assert h.send(b"AT+CIPDNS?\r\n") == b'AT+CIPDNS?\r\n+CIPDNS:1,"127.0.0.2"\r\n' + OK
+
+
+# --- AT+CIPDOMAIN: names longer than AT+CIPSTART's 64 bytes (issue 12, item 8) -------
+
+
+def long_name(length: int) -> str:
+    """A valid DNS name of exactly ``length`` characters (labels of at most 63)."""
+    labels: list[str] = []
+    left = length
+    while left > 0:
+        n = min(63, left - 1 if left > 64 else left)  # each later label costs a dot
+        labels.append(("a" * n)[:n])
+        left -= n + (1 if left > n else 0)
+    name = ".".join(labels)
+    assert len(name) == length, (len(name), length)
+    return name
+
+
+@pytest.mark.parametrize("length", [65, 200, 241])
+def test_cipdomain_takes_names_up_to_the_line_limit(length: int) -> None:
+    """The spec sends names longer than AT+CIPSTART's 64 bytes to AT+CIPDOMAIN; the
+    256-byte line is what limits them: 241 characters between the quotes."""
+    name = long_name(length)
+    line = f'AT+CIPDOMAIN="{name}"\r\n'.encode()
+    assert len(line) - 2 <= 256
+
+    def scenario(h: Harness, bytewise: bool) -> bytes:
+        h.join()
+        h.take()
+        out = h.send(line, bytewise=bytewise)
+        (act,) = h.take(Resolve)
+        assert isinstance(act, Resolve) and act.name == name
+        return out + h.complete(act, "192.0.2.7")
+
+    assert both(scenario) == line + b'+CIPDOMAIN:"192.0.2.7"\r\n' + OK
+
+
+def test_cipdomain_line_past_256_bytes_is_too_long() -> None:
+    name = long_name(242)  # AT+CIPDOMAIN="<242>" is 257 bytes
+    line = f'AT+CIPDOMAIN="{name}"\r\n'.encode()
+
+    def scenario(h: Harness, bytewise: bool) -> bytes:
+        h.join()
+        h.send(b"ATE0\r\nAT+SYSLOG=1\r\n")
+        h.take()
+        out = h.send(line, bytewise=bytewise)
+        assert h.take(Resolve) == []
+        return out
+
+    assert both(scenario) == b"ERR CODE:0x01010000\r\n" + ERROR
+
+
+def test_cipstart_keeps_its_64_byte_host_limit() -> None:
+    h = joined()
+    h.send(b"ATE0\r\nAT+SYSLOG=1\r\n")
+    line = f'AT+CIPSTART="TCP","{long_name(65)}",80\r\n'.encode()
+    assert h.send(line) == b"ERR CODE:0x01040001\r\n" + ERROR
+    h.check()

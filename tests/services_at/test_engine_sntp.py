@@ -131,7 +131,7 @@ def test_systimestamp_esp_at() -> None:
         (b"AT+SYSTIMESTAMP=-1", 0x01070000),
         (b"AT+SYSTIMESTAMP=2147483648", 0x01070000),
         (b'AT+SYSTIMESTAMP="1"', 0x01050000),
-        (b"AT+SYSTIMESTAMP=", 0x01060000),
+        (b"AT+SYSTIMESTAMP=", 0x01060100),  # need 1, given 0
     ):
         assert h.send(line + b"\r\n") == b"ERR CODE:0x%08x\r\n" % code + ERROR, line
     h.check()

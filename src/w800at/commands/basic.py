@@ -5,6 +5,8 @@ module clock, so it lives with SNTP in ``services.py``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..core import render
 from ..core.actions import SetUart
 from ..core.engine import Engine
@@ -12,11 +14,18 @@ from ..core.errors import CommandError, ErrCode
 from ..core.feature import Feature
 from ..core.params import Args, Int
 from ..core.registry import Command, Final, Handler, SetHandler
-from ..core.settings import SYSLOG, SYSMSG, SYSSTORE, SettingDef
+from ..core.settings import SYSLOG, SYSMSG, SYSSTORE, SettingDef, int_range
 from .wifi import CWMODE
 
-UART_DEF = SettingDef("uart_def", lambda p: list(p.uart_default), "always")
-UART_CUR = SettingDef("uart_cur", None, "never")  # None: same as UART_DEF
+#: [baud, databits, stopbits, parity, flow control], the ranges of UART_PARAMS
+_BAUD: Any = int_range(80, 5_000_000)
+_DATABITS: Any = int_range(5, 8)
+_STOPBITS: Any = int_range(1, 3)
+_PARITY: Any = int_range(0, 2)
+_FLOW: Any = int_range(0, 3)
+UART_CONF: Any = tuple[_BAUD, _DATABITS, _STOPBITS, _PARITY, _FLOW]
+UART_DEF = SettingDef("uart_def", lambda p: list(p.uart_default), "always", UART_CONF)
+UART_CUR = SettingDef("uart_cur", None, "never", UART_CONF | None)  # None: same as UART_DEF
 
 
 def _at(m: Engine) -> None:
@@ -93,7 +102,7 @@ _sysmsg_q, _sysmsg_s = _int_setting(SYSMSG, "+SYSMSG")
 
 #: (lowest set value, value read back) per ESP32 TX power level
 RF_LEVELS = ((40, 34), (44, 44), (52, 52), (56, 56), (60, 60), (66, 66), (72, 72), (78, 78))
-RFPOWER = SettingDef("rfpower", 78, "never")
+RFPOWER = SettingDef("rfpower", 78, "never", int_range(34, 78))
 BLE_POWERS = ("ble_adv", "ble_scan", "ble_conn")
 
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from ..core import render
 from ..core.engine import Engine
-from ..core.errors import CommandError, ErrCode
+from ..core.errors import CommandError, ErrCode, count_ext
 from ..core.feature import Feature
 from ..core.links import Link, LinkState
 from ..core.net_actions import Connected, SetSockOpts
@@ -58,13 +58,13 @@ def _start(m: Engine, link_id: int, a: Args) -> Task:
         raise CommandError(ErrCode.EXEC_FAILED, f"{kind} needs AT+CIPV6=1")
     udp = kind.startswith("UDP")
     raw = [_raw(a, n) for n in _TAIL]
-    tail = bind(_UDP_TAIL if udp else _STREAM_TAIL, retokenize(raw))
+    tail = bind(_UDP_TAIL if udp else _STREAM_TAIL, retokenize(raw), first=a.index(_TAIL[0]))
     port = a.int("port")
     if port == 0 and not udp:
-        raise CommandError(ErrCode.PARAM_INVALID, "remote port 0")
+        raise a.error(ErrCode.PARAM_INVALID, "port", "remote port 0")
     mode = tail.opt_int("mode") if udp else None
     if mode and tail.opt_int("local_port") is None:
-        raise CommandError(ErrCode.PARAM_INVALID, "<mode> needs <local port>")
+        raise tail.error(ErrCode.PARAM_INVALID, "mode", "<mode> needs <local port>")
     link = Link(
         link_id,
         kind,
@@ -131,7 +131,7 @@ def _closeable(m: Engine, link_id: int) -> None:
 
 def _cipclose_x(m: Engine) -> Task:
     if m.links.multi:
-        raise CommandError(ErrCode.PARAM_COUNT, "multi-connection mode needs <link ID>")
+        raise CommandError(ErrCode.PARAM_COUNT, "multi mode needs <link ID>", count_ext(1, 0))
     _closeable(m, 0)
     return _close(m, [0])
 

@@ -99,7 +99,7 @@ def _start(m: Engine, a: Args) -> Task:
     port = a.opt_int("param2")
     port = DEFAULT_PORT if port is None else port
     if not 1 <= port <= 65535:
-        raise CommandError(ErrCode.PARAM_INVALID, f"port {port} out of [1,65535]")
+        raise a.error(ErrCode.PARAM_INVALID, "param2", f"port {port} out of [1,65535]")
     kind = a.opt_str("type") or "TCP"
     ca = a.opt_int("ca") or 0
     table = m.links
@@ -135,10 +135,10 @@ def _listen(m: Engine, table: LinkTable, port: int, kind: str, ca: int) -> Task:
 def _stop(m: Engine, a: Args) -> None:
     # "When closing the server, parameters <"type"> and <CA enable> must be omitted."
     if a.given("type") or a.given("ca"):
-        raise CommandError(ErrCode.PARAM_COUNT, "closing takes no type or CA enable")
+        raise a.count_error(2, "closing takes no type or CA enable")
     close_all = a.opt_int("param2") or 0
     if a.given("param2") and close_all not in (0, 1):
-        raise CommandError(ErrCode.PARAM_INVALID, "<param2> must be 0 or 1 when closing")
+        raise a.error(ErrCode.PARAM_INVALID, "param2", "<param2> must be 0 or 1 when closing")
     if m.server is None:
         raise CommandError(ErrCode.OPERATION, "no server is running")
     stop_server(m)

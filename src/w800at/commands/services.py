@@ -27,6 +27,10 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
+from typing import Annotated, Any
+
+from annotated_types import Interval, Len, MaxLen
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from ..core import render
 from ..core.engine import Engine
@@ -36,7 +40,7 @@ from ..core.net_actions import NameService
 from ..core.params import Args, Int, Signature, Str
 from ..core.registry import Command, Task
 from ..core.service_actions import Ping, Resolve, SntpSync, SntpTime, effective_network
-from ..core.settings import SettingDef
+from ..core.settings import SettingDef, int_range, ip_text
 from ..core.sntp_time import Timezone, format_asctime, parse_timezone
 from ..core.state import ServiceState
 from ..log import get_logger
@@ -44,15 +48,34 @@ from .wifi import CIPV6, DHCP
 
 log = get_logger("w800at.services")
 
-#: None = automatic (the host's resolvers); a list = AT+CIPDNS=1 manual servers
-CIPDNS = SettingDef("cipdns", None)
-SNTPCFG = SettingDef(
-    "sntp_cfg", lambda p: {"enable": 0, "tz": 0, "servers": list(p.sntp_defaults)}, "never"
-)
-SNTPINTV = SettingDef("sntp_intv", 3600, "never")
 
-#: the spec's longest domain name (AT+CIPDOMAIN, and the "remote host" of CIPSTART/PING)
+class SntpConfig(TypedDict):
+    """AT+CIPSNTPCFG's settings: ``tz`` as set (see `w800at.core.sntp_time`)."""
+
+    enable: Annotated[int, Interval(ge=0, le=1)]
+    tz: Annotated[int, Interval(ge=-1259, le=1459)]
+    servers: Annotated[list[Annotated[str, MaxLen(64)]], Len(1, 3)]
+
+
+#: the AT+CIPDNS=1 servers (ESP-AT takes up to three)
+DNS_SERVERS: Any = Annotated[list[ip_text], Len(1, 3)]
+#: None = automatic (the host's resolvers); a list = AT+CIPDNS=1 manual servers
+CIPDNS = SettingDef("cipdns", None, type=DNS_SERVERS | None)
+SNTPCFG = SettingDef(
+    "sntp_cfg",
+    lambda p: {"enable": 0, "tz": 0, "servers": list(p.sntp_defaults)},
+    "never",
+    SntpConfig,
+)
+SNTPINTV = SettingDef("sntp_intv", 3600, "never", int_range(15, 4294967))
+
+#: the spec's longest "remote host" (AT+CIPSTART, AT+PING, SNTP servers)
 MAX_DOMAIN = 64
+#: AT+CIPDOMAIN is the spec's way around that limit ("If you need to use a domain name
+#: with a length exceeding 64 bytes, please use the AT+CIPDOMAIN command"): it takes a
+#: whole DNS name, 253 characters (RFC 1035's 255 octets on the wire); the 256-byte
+#: command line is what limits it in practice (241 characters, quotes and all)
+MAX_DNS_NAME = 253
 #: AT+CIPDNS's server parameters, the most any dialect takes (ESP-AT: DNS IP1..3)
 _DNS_KEYS = ("dns1", "dns2", "dns3")
 #: seconds before a failed SNTP sync is tried again (the shortest AT+CIPSNTPINTV)
@@ -138,16 +161,19 @@ def _cipdns_signature(m: Engine) -> Signature:
 
 
 def _cipdns_s(m: Engine, a: Args) -> None:
-    given = [a.str(k) for k in _DNS_KEYS if a.given(k)]
+    keys = [k for k in _DNS_KEYS if a.given(k)]
     if not a.int("enable"):
-        if given:
-            raise CommandError(ErrCode.PARAM_COUNT, "DNS IPs are only valid with enable=1")
+        if keys:
+            raise a.count_error(1, "DNS IPs are only valid with enable=1")
         m.settings.set(CIPDNS, None)
         return
-    servers = [_dns_ip(s) for s in given] or list(m.profile.dns_defaults)
-    if len(set(servers)) != len(servers):
-        raise CommandError(ErrCode.PARAM_INVALID, "the same DNS server twice")
-    m.settings.set(CIPDNS, servers)
+    servers: list[str] = []
+    for k in keys:
+        ip = a.check(k, _dns_ip, a.str(k))
+        if ip in servers:
+            raise a.error(ErrCode.PARAM_INVALID, k, "the same DNS server twice")
+        servers.append(ip)
+    m.settings.set(CIPDNS, servers or list(m.profile.dns_defaults))
 
 
 # --- AT+PING --------------------------------------------------------------------------
@@ -227,7 +253,7 @@ def _sntpcfg_s(m: Engine, a: Args) -> None:
     try:
         tz = parse_timezone(str(a.int("timezone")))
     except ValueError as exc:
-        raise CommandError(ErrCode.PARAM_INVALID, str(exc)) from None
+        raise a.error(ErrCode.PARAM_INVALID, "timezone", str(exc)) from None
     servers = [a.str(k) for k in ("server1", "server2", "server3") if a.given(k)]
     enable = a.int("enable")
     m.settings.set(
@@ -286,7 +312,7 @@ FEATURE = Feature(
             "+CIPDOMAIN",
             set=_cipdomain_s,
             needs_ip=True,
-            params=(Str("domain", MAX_DOMAIN), Int("network", default=1, allowed=(1, 2, 3))),
+            params=(Str("domain", MAX_DNS_NAME), Int("network", default=1, allowed=(1, 2, 3))),
             summary="resolve a domain name: 1 prefer IPv4, 2 IPv4 only, 3 IPv6 only",
         ),
         Command(

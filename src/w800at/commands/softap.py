@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
 from ..core import render
 from ..core.engine import Engine
@@ -36,15 +37,8 @@ from ..core.errors import CommandError, ErrCode
 from ..core.feature import Feature
 from ..core.params import Args, Int, Str
 from ..core.registry import Command
-from ..core.settings import SettingDef
+from ..core.settings import FLAG, SettingDef, int_range, ipv4_text, mac_text, text
 from .wifi import CIPV6, CWMODE, DHCP, current_addresses, ipv4, parse_mac, station_mode
-
-#: [ssid, pwd, channel, ecn, max conn, ssid hidden] set by AT+CWSAP; None: the config's
-SAP = SettingDef("cwsap", None)
-#: [ip, gateway, netmask] set by AT+CIPAP; None: the config's
-AP_IP = SettingDef("cipap", None)
-#: set by AT+CIPAPMAC; None: the config's (or the station's MAC + 1)
-AP_MAC = SettingDef("cipap_mac", None)
 
 #: AT+CWSAP <ecn>: "encryption method; WEP is not supported. 0: OPEN 2: WPA_PSK 3:
 #: WPA2_PSK 4: WPA_WPA2_PSK"
@@ -53,6 +47,16 @@ SAP_ECNS = (0, 2, 3, 4)
 MAX_CONN = 10
 #: <channel>: the default country's channels (ESP-AT and W800 AT+CWCOUNTRY: "CN", 1-13)
 MAX_CHANNEL = 13
+
+_SAP: Any = tuple[  # type: ignore[misc]
+    text(32), text(64), int_range(1, MAX_CHANNEL), int_range(0, 4), int_range(1, MAX_CONN), FLAG
+]
+#: [ssid, pwd, channel, ecn, max conn, ssid hidden] set by AT+CWSAP; None: the config's
+SAP = SettingDef("cwsap", None, type=_SAP | None)
+#: [ip, gateway, netmask] set by AT+CIPAP; None: the config's
+AP_IP = SettingDef("cipap", None, type=tuple[ipv4_text, ipv4_text, ipv4_text] | None)
+#: set by AT+CIPAPMAC; None: the config's (or the station's MAC + 1)
+AP_MAC = SettingDef("cipap_mac", None, type=mac_text | None)
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,8 @@ def _cwsap_s(m: Engine, a: Args) -> None:
     _need_softap(m)
     ssid, pwd, ecn = a.str("ssid"), a.str("pwd"), a.int("ecn")
     if not ssid:
-        raise CommandError(ErrCode.PARAM_INVALID, "empty SSID")
-    pwd = check_sap_password(pwd, ecn)
+        raise a.error(ErrCode.PARAM_INVALID, "ssid", "empty SSID")
+    pwd = a.check("pwd", check_sap_password, pwd, ecn)
     old = sap_config(m)
     max_conn = a.int("max_conn") if a.given("max_conn") else old.max_conn
     hidden = a.int("hidden") if a.given("hidden") else 0  # "0: broadcasting SSID (default)"
@@ -178,12 +182,12 @@ def _netmask(text: str) -> str:
 def _cipap_s(m: Engine, a: Args) -> None:
     """An omitted gateway is the SoftAP's own address (it is the gateway of its network),
     an omitted netmask the current one."""
-    ip = ipv4(a.str("ip"), "ip")
+    ip = a.check("ip", ipv4, a.str("ip"), "ip")
     addr = ipaddress.IPv4Address(ip)
     if addr.is_unspecified or addr.is_multicast or ip == "255.255.255.255":
-        raise CommandError(ErrCode.PARAM_INVALID, f"{ip} cannot be the SoftAP's address")
-    gw = ipv4(a.opt_str("gateway") or ip, "gateway")
-    mask = _netmask(a.opt_str("netmask") or ap_addresses(m)[2])
+        raise a.error(ErrCode.PARAM_INVALID, "ip", f"{ip} cannot be the SoftAP's address")
+    gw = a.check("gateway", ipv4, a.opt_str("gateway") or ip, "gateway")
+    mask = a.check("netmask", _netmask, a.opt_str("netmask") or ap_addresses(m)[2])
     m.settings.set(AP_IP, [ip, gw, mask])
     if m.profile.cipap_disables_dhcp:
         m.settings.set(DHCP, m.settings.int(DHCP) & ~2)

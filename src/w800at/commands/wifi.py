@@ -14,6 +14,10 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Annotated, Any
+
+from annotated_types import MaxLen
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from ..core import render
 from ..core.actions import Sleep
@@ -22,18 +26,27 @@ from ..core.errors import CommandError, ErrCode
 from ..core.feature import Feature
 from ..core.params import Args, Int, Signature, Str
 from ..core.registry import Command, Final, Task
-from ..core.settings import SettingDef
+from ..core.settings import FLAG, SettingDef, int_range, ipv4_text, mac_text, text
 from ..core.state import AccessPoint, Station, StationAddresses, WifiState
 
-CWMODE = SettingDef("cwmode", 1)
-AUTOCONN = SettingDef("cwautoconn", 1, "always")
-#: {"ssid":..., "password":..., "bssid":...} last joined
-JOIN = SettingDef("wifi_join", None)
-HOSTNAME = SettingDef("hostname", lambda p: p.hostname)
-DHCP = SettingDef("cwdhcp", 3)
-STATIC_IP = SettingDef("cipsta_static", None)  # [ip, gateway, netmask] or None
-STA_MAC = SettingDef("cipsta_mac", None)  # None: the configured/host MAC
-CIPV6 = SettingDef("cipv6", lambda p: p.cipv6_default)
+
+class JoinRecord(TypedDict):
+    """The AP last joined (AT+CWJAP's parameters); ``bssid`` "" when none was given."""
+
+    ssid: Annotated[str, MaxLen(32)]
+    password: Annotated[str, MaxLen(64)]
+    bssid: Annotated[str, MaxLen(17)]
+
+
+CWMODE = SettingDef("cwmode", 1, type=int_range(0, 3))
+AUTOCONN = SettingDef("cwautoconn", 1, "always", FLAG)
+JOIN = SettingDef("wifi_join", None, type=JoinRecord | None)
+HOSTNAME = SettingDef("hostname", lambda p: p.hostname, type=text(32))
+DHCP = SettingDef("cwdhcp", 3, type=int_range(0, 3))
+#: [ip, gateway, netmask] or None
+STATIC_IP = SettingDef("cipsta_static", None, type=tuple[ipv4_text, ipv4_text, ipv4_text] | None)
+STA_MAC = SettingDef("cipsta_mac", None, type=mac_text | None)  # None: the configured/host MAC
+CIPV6 = SettingDef("cipv6", lambda p: p.cipv6_default, type=FLAG)
 
 #: a MAC address as the AT commands take it (hex digits in either case)
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
@@ -162,7 +175,7 @@ def _cwjap_s(m: Engine, a: Args) -> Task:
     bssid = a.opt_str("bssid") or None
     if bssid is not None and not _MAC.fullmatch(bssid):
         # checked before the join starts: a bad parameter leaves the current AP alone
-        raise CommandError(ErrCode.PARAM_INVALID, f"bssid {bssid!r} is not a MAC address")
+        raise a.error(ErrCode.PARAM_INVALID, "bssid", f"bssid {bssid!r} is not a MAC address")
     return join(m, a.str("ssid"), a.str("pwd"), bssid)
 
 
@@ -206,9 +219,13 @@ def _visible_aps(m: Engine) -> list[AccessPoint]:
 
 # AT+CWLAPOPT (not saved: it is not among AT+SYSSTORE's commands in either dialect).
 # The value: [sort, print mask, rssi filter, authmode mask]; None: the defaults.
-LAPOPT = SettingDef("cwlapopt", None, "never")
 #: <rssi filter> "Default: -100. Range: [-100,40]"; <authmode mask> "Default: 0xFFFF"
 RSSI_MIN, RSSI_MAX, AUTHMODE_ALL = -100, 40, 0xFFFF
+_LAPOPT: Any = tuple[  # type: ignore[misc]
+    FLAG, int_range(0, 0x7FF), int_range(RSSI_MIN, RSSI_MAX), int_range(0, AUTHMODE_ALL)
+]
+#: [sort, print mask, rssi filter, authmode mask]; None: the defaults
+LAPOPT = SettingDef("cwlapopt", None, "never", _LAPOPT | None)
 
 
 def _lapopt(m: Engine) -> tuple[int, int, int, int]:
@@ -320,10 +337,10 @@ _CWLAP_PARAMS = (
 
 def _cwlap_s(m: Engine, a: Args) -> Task:
     if not any(a.given(p.name) for p in _CWLAP_PARAMS):
-        raise CommandError(ErrCode.PARAM_COUNT, "AT+CWLAP= without any parameter")
+        raise a.count_error(1, "AT+CWLAP= without any parameter")
     mac = a.opt_str("mac") or None
     if mac is not None and not _MAC.fullmatch(mac):
-        raise CommandError(ErrCode.PARAM_INVALID, f"mac {mac!r} is not a MAC address")
+        raise a.error(ErrCode.PARAM_INVALID, "mac", f"mac {mac!r} is not a MAC address")
     ssid = a.opt_str("ssid") if a.given("ssid") else None
     return _cwlap(m, ssid, mac.lower() if mac else None, a.opt_int("channel"))
 
@@ -369,9 +386,9 @@ def ipv4(text: str, what: str) -> str:
 
 
 def _cipsta_s(m: Engine, a: Args) -> None:
-    ip = ipv4(a.str("ip"), "ip")
-    gw = ipv4(a.opt_str("gateway") or m.options.addresses.gateway, "gateway")
-    mask = ipv4(a.opt_str("netmask") or m.options.addresses.netmask, "netmask")
+    ip = a.check("ip", ipv4, a.str("ip"), "ip")
+    gw = a.check("gateway", ipv4, a.opt_str("gateway") or m.options.addresses.gateway, "gateway")
+    mask = a.check("netmask", ipv4, a.opt_str("netmask") or m.options.addresses.netmask, "netmask")
     m.settings.set(STATIC_IP, [ip, gw, mask])
     m.settings.set(DHCP, m.settings.int(DHCP) & ~1)
     if m.station.addr is not None:

@@ -2,9 +2,13 @@
 
 The seam: every byte from the module to the peer leaves through one method
 (`StreamLink._write`, `DatagramLink._write`), and every byte from the peer enters
-through one (`Link._rx`), TLS links included (above the TLS layer: the bytes the AT
-side sees).  The per-link counters (`Link.bytes_up`, `Link.bytes_down`) and the
-optional `LinkTap` (a trace) hang there; with no tap, one attribute check per chunk.
+through one (`Link._rx`), TLS links included.  On an SSL link the seam sees the
+plaintext (the bytes the AT side sees); its own TLS layer (`w800at.runtime.tls_layer`)
+is below the seam, and the TLS bytes each chunk cost on the wire travel on the side
+(`TlsStreamLink.rx_wire`, then ``LinkOwner.link_data``'s ``wire``) to the engine's
+passive mode, which counts them.  The per-link counters (`Link.bytes_up`,
+`Link.bytes_down`) and the optional `LinkTap` (a trace) hang there; with no tap, one
+attribute check per chunk.
 
 Protocols, not streams: ``data_received`` hands each chunk the kernel gave us (up to
 256 KiB) straight to the engine, with no extra copies or tasks.  A link reports to
@@ -13,9 +17,9 @@ table and pumps.
 
 Send completion: the module says ``SEND OK`` once data is "sent to the protocol stack",
 which has a send buffer of its own.  The transport's buffer plays that part, up to
-`STACK_SEND_BUFFER` bytes.  While the buffer is at or below that mark a `Send` is
-written at once and completes (so ``SEND OK`` comes before any ``+IPD`` the data
-provokes, even on SSL links, whose transport holds records for a loop iteration).
+`STACK_SEND_BUFFER` bytes (TLS bytes, on an SSL link).  While the buffer is at or below
+that mark a `Send` is written at once and completes (so ``SEND OK`` comes before any
+``+IPD`` the data provokes).
 Past the mark the transport calls ``pause_writing``: later sends wait in order,
 outside the stack, and each is written and completes when the buffer has drained
 (``resume_writing``).  A waiting send that runs out of ``sndtimeo`` ms (0: no limit)
@@ -27,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import ssl
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -55,7 +58,9 @@ class LinkTap(Protocol):
 
 
 class LinkOwner(Protocol):
-    def link_data(self, link: Link, data: bytes, addr: tuple[str, int]) -> None: ...
+    def link_data(
+        self, link: Link, data: bytes, addr: tuple[str, int], wire: int | None = None
+    ) -> None: ...
     def link_lost(self, link: Link, reason: str) -> None: ...
 
 
@@ -233,10 +238,6 @@ class StreamLink(Link, asyncio.BufferedProtocol):
         self._blocked = False
         #: bytes accepted by `send_later` and not yet handed to the transport
         self._later = 0
-        #: set by connection_made when a post-handshake check failed (SSL name)
-        self.error: BaseException | None = None
-        #: called first in connection_made (SSL: the certificate name check)
-        self.on_made: Any = None
 
     # --- asyncio.Protocol
 
@@ -251,13 +252,6 @@ class StreamLink(Link, asyncio.BufferedProtocol):
         if self.held:  # not reading before the engine has the link (see Link.held)
             self.reading = False
             transport.pause_reading()  # type: ignore[attr-defined]
-        if self.on_made is not None:
-            try:
-                self.on_made(transport)
-            except (ssl.SSLError, OSError, ValueError) as exc:
-                self.error = exc
-                self.closing = True
-                transport.abort()  # type: ignore[attr-defined]
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._reads.buffer()
