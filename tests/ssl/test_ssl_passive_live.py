@@ -4,11 +4,14 @@ time).  ``+IPD,<id>,<len>`` and ``AT+CIPRECVLEN?`` give exactly those bytes, mor
 the data ("the returned length will be greater than the length of the real data");
 ``AT+CIPRECVDATA`` gives the data.  Also: the window holds the server back by TLS
 bytes, the peer's close_notify is a close held behind the data, ours is sent on
-AT+CIPCLOSE, and a handshake that never comes times out on both sides."""
+AT+CIPCLOSE, and a handshake that never comes times out on both sides.  A close that
+comes right behind the first data (a server's, with its Finished; a client's of the
+module's SSL server, with its Finished) is held behind that data too."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -56,6 +59,28 @@ async def ssl_passive(mod: LiveModule, port: int) -> None:
     await mod.cmd(b"AT+CIPMUX=1", OK)
     await mod.cmd(b"AT+CIPRECVMODE=1", OK)
     await mod.cmd(b'AT+CIPSTART=0,"SSL","127.0.0.1",%d' % port, b"0,CONNECT\r\n" + OK)
+
+
+def until_closed(sock: socket.socket, inc: ssl.MemoryBIO, obj: ssl.SSLObject) -> tuple[bytes, bool]:
+    """A test client's side: read until the module closes the connection; the data it
+    sent meanwhile, and whether it said goodbye with a close_notify.  Records that
+    carry no data (the session tickets its TLS 1.3 server sends after the handshake)
+    are not a close."""
+    got = bytearray()
+    while True:
+        try:
+            chunk = obj.read(65536)
+        except ssl.SSLZeroReturnError:
+            return bytes(got), True
+        except ssl.SSLWantReadError:
+            raw = sock.recv(65536)
+            if not raw:
+                return bytes(got), False
+            inc.write(raw)
+            continue
+        if not chunk:
+            return bytes(got), True
+        got += chunk
 
 
 NOTICE = re.compile(rb"(\r\n\+IPD,0,\d+\r\n)*")
@@ -235,7 +260,7 @@ def test_data_that_comes_with_the_clients_finished_reaches_the_host(tmp_path: Pa
 
     create_dev_pki(tmp_path)
 
-    def client(port: int) -> int:
+    def client(port: int) -> tuple[int, bytes, bool]:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -257,8 +282,11 @@ def test_data_that_comes_with_the_clients_finished_reaches_the_host(tmp_path: Pa
             obj.write(b"hello")
             record = out.read()
             sock.sendall(finished + record)  # one write: Finished and data together
-            sock.recv(1)  # until the module closes
-        return len(record)
+            # until the module closes (AT+CIPCLOSE): the session tickets its server
+            # sends after the handshake are records too, but not the close; a client
+            # that left on them would close the link before the host's AT+CIPCLOSE
+            got, close_notify = until_closed(sock, inc, obj)
+        return len(record), got, close_notify
 
     async def body(mod: LiveModule) -> None:
         port = free_port()
@@ -272,6 +300,123 @@ def test_data_that_comes_with_the_clients_finished_reaches_the_host(tmp_path: Pa
         wire = int((await mod.until(b"\r\n"))[:-2])
         await mod.cmd(b"AT+CIPRECVDATA=0,%d" % wire, b"+CIPRECVDATA:5,hello" + OK)
         await mod.cmd(b"AT+CIPCLOSE=0", b"0,CLOSED\r\n" + OK)
-        assert await sent == wire
+        # the client got no data, and the module's goodbye was a close_notify
+        assert await sent == (wire, b"", True)
 
     live(body, store_dir=tmp_path)
+
+
+async def socket_ended(mod: LiveModule, link_id: int = 0) -> None:
+    """Until the runtime has seen link ``link_id``'s connection end."""
+    for _ in range(500):
+        if link_id not in mod.rt.net.links:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"link {link_id}'s connection never ended")
+
+
+@pytest.mark.parametrize("goodbye", ["fin", "close_notify"])
+def test_a_close_right_behind_a_clients_first_data_waits_for_the_read(
+    tmp_path: Path, goodbye: str
+) -> None:
+    """The module's SSL server: a client sends its Finished and its data in one write
+    and hangs up right behind them (a FIN, or a close_notify and a FIN).  The module
+    adopts the client with its data first; the close is then held behind the unread
+    data: the link stays listed and readable, and CLOSED follows the read's OK."""
+    from w800at.certs import create_dev_pki
+
+    create_dev_pki(tmp_path)
+
+    def client(port: int) -> tuple[int, bytes]:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = ctx.wrap_bio(inc, out)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            while True:
+                try:
+                    obj.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    sock.sendall(out.read())
+                    inc.write(sock.recv(65536))
+            finished = out.read()
+            obj.write(b"hello")
+            if goodbye == "close_notify":
+                with contextlib.suppress(ssl.SSLWantReadError):
+                    obj.unwrap()
+            rest = out.read()
+            sock.sendall(finished + rest)  # Finished, data (, close_notify): one write
+            sock.shutdown(socket.SHUT_WR)  # and the FIN right behind
+            # read what the module sends (its tickets) until it closes: no reset
+            got = bytearray()
+            while chunk := sock.recv(65536):
+                got += chunk
+        return len(rest), bytes(got)
+
+    async def body(mod: LiveModule) -> None:
+        port = free_port()
+        await mod.cmd(b"AT+CIPMUX=1", OK)
+        await mod.cmd(b"AT+CIPRECVMODE=1", OK)
+        await mod.cmd(b'AT+CIPSERVER=1,%d,"SSL"' % port, OK)
+        sent = asyncio.create_task(asyncio.to_thread(client, port))
+        await mod.expect(b"0,CONNECT\r\n\r\n+IPD,0,")
+        wire = int((await mod.until(b"\r\n"))[:-2])
+        await socket_ended(mod)
+        await mod.quiet(0.1)  # no CLOSED yet: the data is unread
+        state = await mod.cmd(b"AT+CIPSTATE?")
+        # still listed: a server link (<tetype> 1)
+        assert state.startswith(b'+CIPSTATE:0,"SSL","127.0.0.1",'), state
+        assert state.endswith(b",1\r\n" + OK), state
+        await mod.cmd(b"AT+CIPRECVLEN?", b"+CIPRECVLEN:%d,,,,\r\n" % wire + OK)
+        mod.send(b"AT+CIPRECVDATA=0,%d\r\n" % wire)
+        await mod.expect(b"+CIPRECVDATA:5,hello" + OK + b"0,CLOSED\r\n")
+        await mod.cmd(b"AT+CIPSTATE?", OK)
+        rest, got = await sent
+        # what the client's last write cost is what the host was shown
+        assert wire == rest
+        assert got  # the module's server sent its session tickets, then closed
+
+    live(body, store_dir=tmp_path)
+
+
+@pytest.mark.parametrize("passive", [False, True])
+def test_data_and_close_notify_right_behind_the_servers_finished(
+    pki: ForeignPki, passive: bool
+) -> None:
+    """AT+CIPSTART="SSL" to a server that greets and hangs up at once: its Finished
+    (TLS 1.2: the handshake's last message), its data and its close_notify come in
+    one write.  The module's link reads them with the handshake, before the engine has
+    the link open; the host must still see CONNECT, then the data, then CLOSED (in
+    passive mode: the close held behind the unread data)."""
+
+    async def body(mod: LiveModule) -> None:
+        ctx = server_ctx(pki, "1.2")
+        with CountingTlsServer(ctx, greeting=b"hello", hang_up=True) as srv:
+            await mod.cmd(b"AT+CIPMUX=1", OK)
+            await mod.cmd(b"AT+CIPRECVMODE=%d" % passive, OK)
+            await mod.cmd(b'AT+CIPSTART=0,"SSL","127.0.0.1",%d' % srv.port, b"0,CONNECT\r\n" + OK)
+            srv.established()
+            assert srv.greeting_wire and srv.hang_up_wire
+            if not passive:
+                await mod.expect(b"\r\n+IPD,0,5:hello\r\n0,CLOSED\r\n")
+                await mod.cmd(b"AT+CIPSTATE?", OK)
+                return
+            await mod.expect(b"\r\n+IPD,0,")
+            wire = int((await mod.until(b"\r\n"))[:-2])
+            # the records read with the data are counted with it (the close_notify
+            # came in the same read, so it is counted with the greeting)
+            assert wire == srv.greeting_wire + srv.hang_up_wire
+            await socket_ended(mod)
+            await mod.quiet(0.1)  # no CLOSED yet: the data is unread
+            state = await mod.cmd(b"AT+CIPSTATE?")
+            # still listed: a client link (<tetype> 0)
+            assert state.startswith(b'+CIPSTATE:0,"SSL","127.0.0.1",%d,' % srv.port), state
+            assert state.endswith(b",0\r\n" + OK), state
+            mod.send(b"AT+CIPRECVDATA=0,%d\r\n" % wire)
+            await mod.expect(b"+CIPRECVDATA:5,hello" + OK + b"0,CLOSED\r\n")
+            await mod.cmd(b"AT+CIPSTATE?", OK)
+
+    live(body)

@@ -10,6 +10,11 @@ close_notify.
     with CountingTlsServer(ctx) as srv:     # ctx: a server context (certs made at test time)
         ... AT+CIPSTART="SSL","127.0.0.1",srv.port ...
         wire = srv.send(b"hello")           # 5 bytes of data, ``wire`` TLS bytes
+
+``greeting`` (and ``hang_up``) make the server send data (and then its close_notify)
+in the same write as its handshake's last flight: in TLS 1.2 that flight ends with the
+server's Finished, so the client reads them together with the message that completes
+its handshake.
 """
 
 from __future__ import annotations
@@ -24,8 +29,20 @@ TIMEOUT = 5.0
 
 
 class CountingTlsServer:
-    def __init__(self, ctx: ssl.SSLContext, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        ctx: ssl.SSLContext,
+        host: str = "127.0.0.1",
+        *,
+        greeting: bytes = b"",
+        hang_up: bool = False,
+    ) -> None:
         self.ctx = ctx
+        self.greeting = greeting
+        self.hang_up = hang_up
+        #: the TLS bytes of the greeting and of the close_notify that followed it
+        self.greeting_wire = 0
+        self.hang_up_wire = 0
         self._listener = socket.create_server((host, 0))
         self._listener.settimeout(TIMEOUT)
         self.port: int = self._listener.getsockname()[1]
@@ -68,7 +85,18 @@ class CountingTlsServer:
             tail = self._out.read()
             if obj.version() == "TLSv1.3":
                 self.after_handshake = len(tail)
-            sock.sendall(tail)
+            if self.greeting:
+                obj.write(self.greeting)
+                greeting = self._out.read()
+                self.greeting_wire = len(greeting)
+                tail += greeting
+            if self.hang_up:
+                with contextlib.suppress(ssl.SSLWantReadError):
+                    obj.unwrap()
+                goodbye = self._out.read()
+                self.hang_up_wire = len(goodbye)
+                tail += goodbye
+            sock.sendall(tail)  # one write: the last flight and what follows it
             self.obj = obj
         except BaseException as exc:
             self.error = exc

@@ -236,7 +236,10 @@ class TlsStreamLink(StreamLink):
 
     A client link does its handshake here (``handshake`` resolves when the peer is
     checked and data may flow, or fails); a server link is adopted with the session
-    its `TlsAcceptor` established.  See the module docstring for the seam."""
+    its `TlsAcceptor` established.  A client link stays ``held`` until the engine has
+    its Connected: what the server sent behind its Finished waits, and so does an end
+    of the connection that came with it (reported by `release`, after that data).
+    See the module docstring for the seam."""
 
     transport: TlsTransport | None
 
@@ -254,6 +257,9 @@ class TlsStreamLink(StreamLink):
         #: ``held`` as the owner set it, while the handshake reads regardless
         self._held_after = False
         self._failure: Exception | None = None
+        #: the connection ended while the link was held (see `connection_lost`): the
+        #: ``exc`` to report once `release` has delivered the data that came first
+        self._ended_held: tuple[Exception | None] | None = None
 
     # --- asyncio.Protocol
 
@@ -322,12 +328,42 @@ class TlsStreamLink(StreamLink):
         for data, addr, wire in early:
             if not self.closing:
                 self.owner.link_data(self, data, addr, wire)
+        ended, self._ended_held = self._ended_held, None
+        if ended is not None:  # the close the peer sent behind that data, reported now
+            super().connection_lost(ended[0])
+            return
         self.apply_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.handshake.done():
             self._settle(ConnectionResetError("the peer closed during the TLS handshake"))
-        super().connection_lost(exc or self._failure)
+        exc = exc or self._failure
+        if self.held and self.session.established and not self.closing:
+            # A client link between its handshake and the engine's Connected: the
+            # records behind the server's Finished were read with it (the handshake
+            # reads whatever holds the link), and they may end the connection (a
+            # close_notify, a bad record).  The engine does not have the link yet, and
+            # the data before the end is parked in ``_early_tls``: `release` delivers
+            # it, then reports the end, so the host sees CONNECT, the data, CLOSED (in
+            # passive mode a close held behind the data, as on any link).
+            self._ended_held = (exc,)
+            return
+        super().connection_lost(exc)
+
+    def close(self) -> None:
+        super().close()
+        self._end_held()
+
+    def abort(self) -> None:
+        super().abort()
+        self._end_held()
+
+    def _end_held(self) -> None:
+        """The module drops a held link whose end is still to be reported (a connect
+        that completes no more): finish it without a report (``closing`` is set)."""
+        ended, self._ended_held = self._ended_held, None
+        if ended is not None:
+            super().connection_lost(ended[0])
 
     # --- what the TlsTransport asks
 
