@@ -95,7 +95,7 @@ def test_bad_config_file_exits_2(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert r.stderr == (
         f"w800at: {cfg}: bogus: unknown key"
-        " (known: profile, lenient_eol, station, access_point, network)\n"
+        " (known: profile, lenient_eol, station, access_point, network, softap)\n"
     )
     assert not (tmp_path / "x.tty").exists()
 

@@ -120,3 +120,42 @@ def test_bad_configs_are_rejected(tmp_path: Path, text: str, message: str) -> No
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.toml"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_softap_table(tmp_path: Path) -> None:
+    """Issue 12 item 3: the SoftAP's addresses, AT+CWSAP defaults, its stations (AT+CWLIF)
+    and the host address standing for its IP."""
+    from w800at.core.options import SoftApOptions, SoftApStation
+
+    text = """
+[softap]
+ip = "10.9.0.1"
+netmask = "255.255.0.0"
+mac = "1A:00:00:00:00:AA"
+ssid = "bench-ap"
+password = "bench-secret"
+channel = 13
+ecn = 4
+max_conn = 3
+ssid_hidden = true
+host = "loopback"
+
+[[softap.station]]
+ip = "10.9.0.2"
+mac = "5c:cf:7f:00:00:01"
+"""
+    assert load_config(write(tmp_path, text)).options.softap == SoftApOptions(
+        ip="10.9.0.1",
+        gateway="10.9.0.1",  # omitted: the SoftAP is its network's gateway
+        netmask="255.255.0.0",
+        mac="1a:00:00:00:00:aa",
+        ssid="bench-ap",
+        password="bench-secret",
+        channel=13,
+        ecn=4,
+        max_conn=3,
+        ssid_hidden=1,
+        host="127.0.0.1",
+        stations=[SoftApStation("10.9.0.2", "5c:cf:7f:00:00:01")],
+    )
+    assert load_config(None).options.softap == SoftApOptions()

@@ -2,7 +2,9 @@
 
 ``w800at serve`` runs the module on a port; ``w800at fleet`` many of them; ``w800at
 ctl`` drives a running module's test bench; ``w800at certs`` manages the TLS
-certificate store; ``w800at trace show`` reads traces.
+certificate store; ``w800at trace show`` reads traces.  For tests, pytest finds the
+w800at fixtures (``w800at``, ``w800at_factory``, ``w800at_fleet``) once w800at is
+installed: see "Testing with pytest" in the README.
 """
 
 from __future__ import annotations
@@ -231,9 +233,8 @@ def serve(args: argparse.Namespace) -> int:
         verbose=args.verbose > 0,
         pacing=pacing,
         control=control.enabled,
+        scenario=control.scenario,
     )
-    if control.scenario is not None:
-        module.control.load_scenario_now(control.scenario)
     try:
         asyncio.run(_serve(module, control))
     except KeyboardInterrupt:  # pragma: no cover - signal handler normally wins
@@ -269,13 +270,9 @@ def control_setup(args: argparse.Namespace) -> ControlSetup:
         address = parse_address(args.control, args.control_token)
     scenario = None
     if args.scenario is not None:
-        from .control.scenario import parse_scenario
+        from .control.scenario import read_scenario
 
-        try:
-            text = args.scenario.read_bytes()
-        except OSError as exc:
-            raise ValueError(f"{args.scenario}: {exc.strerror or exc}") from None
-        scenario = parse_scenario(text, str(args.scenario))
+        scenario = read_scenario(args.scenario)
     return ControlSetup(address, args.control_token, scenario)
 
 

@@ -16,12 +16,22 @@ Every key is optional (``ssid`` is required inside an ``[[access_point]]``)::
     [[access_point]]            # none: any SSID joins with any password
     ssid = "lab"                # 1-32 bytes, unique among the access points
     password = "lab-secret"     # omit: any password; see _check_password
-    bssid = "02:00:00:00:00:01" # unicast MAC
+    bssid = "02:00:00:00:00:01" # unicast MAC; omit: derived from the SSID
     channel = 6                 # 1-14
     rssi = -45                  # -100..0
     ecn = 3                     # 0-8, AT+CWLAP's <ecn>
     ipv6 = true                 # the AP hands out IPv6 addresses
     fail = 1                    # make every join fail with this +CWJAP code (1-4)
+
+    [softap]                    # the SoftAP (AT+CWMODE=2/3); every key optional
+    ip = "192.168.4.1"          # AT+CIPAP?: IPv4 (gateway, netmask too)
+    mac = "02:11:22:33:44:56"   # AT+CIPAPMAC?; omit: the station's MAC + 1
+    ssid = "ESP_334456"         # AT+CWSAP? (password, channel, ecn, max_conn, ssid_hidden)
+    host = "127.0.0.1"          # this host's address standing for ip: AT+CIPSERVER
+                                # also listens there while the SoftAP is on
+    [[softap.station]]          # a station connected to the SoftAP (AT+CWLIF)
+    ip = "192.168.4.2"
+    mac = "5c:cf:7f:00:00:01"
 
     [network]                   # lab overrides
     dns_port = 53               # port of the AT+CIPDNS servers (1-65535)
@@ -66,7 +76,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from .core.options import ModuleOptions
+from .core.options import ModuleOptions, SoftApOptions, SoftApStation
 from .core.state import AccessPoint, StationAddresses
 from .log import get_logger
 from .profiles import PROFILES
@@ -304,6 +314,75 @@ class AccessPointTable(BaseModel):
         return AccessPoint(**self.model_dump(exclude_none=True))
 
 
+def _softap_ip(v: str) -> str:
+    ip = ipaddress.IPv4Address(_ipv4(v))
+    if ip.is_unspecified or ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255"):
+        raise _bad("ipv4", "must be a unicast IPv4 address such as 192.168.4.1")
+    return str(ip)
+
+
+def _softap_host(v: str) -> str:
+    if v == "loopback":
+        return "127.0.0.1"
+    return _softap_ip(v)
+
+
+#: AT+CWSAP's <ecn>: "WEP is not supported"
+_SOFTAP_ECNS = (0, 2, 3, 4)
+
+
+def _softap_ecn(v: int) -> int:
+    if v not in _SOFTAP_ECNS:
+        raise _bad("choice", "must be 0 (open), 2, 3 or 4 (WPA/WPA2 PSK): AT+CWSAP's <ecn>")
+    return v
+
+
+class SoftApStationTable(BaseModel):
+    model_config = _STRICT
+
+    ip: Annotated[str, AfterValidator(_softap_ip)]
+    mac: Mac
+
+    def convert(self) -> SoftApStation:
+        return SoftApStation(self.ip, self.mac)
+
+
+class SoftApTable(BaseModel):
+    model_config = _STRICT
+
+    ip: Annotated[str, AfterValidator(_softap_ip)] | None = None
+    gateway: Ipv4 | None = None
+    netmask: Annotated[str, AfterValidator(_netmask)] | None = None
+    mac: Mac | None = None
+    ssid: Annotated[str, AfterValidator(_ssid)] | None = None
+    password: str | None = None
+    channel: Annotated[int, _in_range(1, 13, "a channel of the default country (CN) ")] | None = (
+        None
+    )
+    ecn: Annotated[int, AfterValidator(_softap_ecn)] | None = None
+    max_conn: Annotated[int, _in_range(1, 10, "a station count ")] | None = None
+    ssid_hidden: bool | None = None
+    host: Annotated[str, AfterValidator(_softap_host)] | None = None
+    station: list[SoftApStationTable] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _password_fits_ecn(self) -> SoftApTable:
+        if self.password is not None:
+            _check_password(self.password, self.ecn if self.ecn is not None else 0)
+        elif self.ecn:
+            raise _bad("password", "a SoftAP with ecn 2, 3 or 4 needs a password", key="password")
+        return self
+
+    def convert(self) -> SoftApOptions:
+        given = self.model_dump(exclude_none=True, exclude={"station", "ssid_hidden"})
+        if self.ip is not None and self.gateway is None:
+            given["gateway"] = self.ip  # the SoftAP is its network's gateway
+        opts = SoftApOptions(**given, stations=[s.convert() for s in self.station])
+        if self.ssid_hidden is not None:
+            opts.ssid_hidden = int(self.ssid_hidden)
+        return opts
+
+
 class NetworkTable(BaseModel):
     model_config = _STRICT
 
@@ -324,6 +403,7 @@ class ConfigFile(BaseModel):
     station: StationTable = Field(default_factory=StationTable)
     access_point: list[AccessPointTable] = Field(default_factory=list)
     network: NetworkTable = Field(default_factory=NetworkTable)
+    softap: SoftApTable = Field(default_factory=SoftApTable)
 
     @field_validator("access_point")
     @classmethod
@@ -347,16 +427,22 @@ class ConfigFile(BaseModel):
         if "timeout" in net:
             net["net_timeout"] = net.pop("timeout")
         opts = ModuleOptions(
-            access_points=[ap.convert() for ap in self.access_point], addresses=station, **net
+            access_points=[ap.convert() for ap in self.access_point],
+            addresses=station,
+            softap=self.softap.convert(),
+            **net,
         )
         return Config(profile=self.profile, lenient_eol=self.lenient_eol, options=opts)
 
 
-#: the table model found under each top-level key (for "unknown key" hints)
-_TABLES: dict[str, type[BaseModel]] = {
-    "station": StationTable,
-    "access_point": AccessPointTable,
-    "network": NetworkTable,
+#: the table model found under each key path (for "unknown key" hints)
+_TABLES: dict[tuple[str, ...], type[BaseModel]] = {
+    (): ConfigFile,
+    ("station",): StationTable,
+    ("access_point",): AccessPointTable,
+    ("network",): NetworkTable,
+    ("softap",): SoftApTable,
+    ("softap", "station"): SoftApStationTable,
 }
 
 
@@ -368,7 +454,13 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return ConfigFile().convert()
     name = _show_path(path)
-    data = _parse(path, name)
+    return config_from_data(_parse(path, name), name)
+
+
+def config_from_data(data: dict[str, Any], name: str = "config") -> Config:
+    """The configuration a TOML file would give, from its tables as Python values
+    (``{"access_point": [{"ssid": "lab"}]}``), checked the same way; `ConfigError`
+    names the problem after ``name``."""
     try:
         model = ConfigFile.model_validate(data)
     except ValidationError as exc:
@@ -435,7 +527,7 @@ def _explain(err: ErrorDetails, data: dict[str, Any]) -> str:
     kind = err["type"]
     value = ctx["got"] if "got" in ctx else err.get("input")
     if kind == "extra_forbidden":
-        owner = _TABLES.get(str(loc[0])) if len(loc) > 1 else ConfigFile
+        owner = _TABLES.get(tuple(str(k) for k in loc[:-1] if isinstance(k, str)))
         known = ", ".join(owner.model_fields) if owner is not None else ""
         return f"{_where(loc, data)}: unknown key (known: {known})"
     if kind == "list_type" and loc == ("access_point",):

@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .channels.base import Channel
 from .channels.pacing import Pacing
@@ -33,6 +33,9 @@ from .module import Module, default_options
 from .profiles import Profile
 from .runtime.resolver import system_dns_servers
 from .store import Store
+
+if TYPE_CHECKING:
+    from .control.scenario import Scenario
 
 log = get_logger("w800at.fleet")
 
@@ -51,7 +54,7 @@ def module_names(count: int, first: int = 0, prefix: str = "w800-") -> list[str]
 
 
 def _load_stores(modules: list[Module]) -> list[dict[str, Any]]:
-    return [m.store.load() if m.store is not None else {} for m in modules]
+    return [m.load_store() for m in modules]
 
 
 class Fleet:
@@ -61,7 +64,8 @@ class Fleet:
     runs a slice); ``store_root``: module ``name`` keeps its settings and
     certificates in ``store_root/name`` (None: nothing saved); ``trace_dir``: module
     ``name`` records its bytes in ``trace_dir/name.trace``; ``control``: every module
-    gets its test bench (``fleet[i].control``; off by default: nothing on the data path).
+    gets its test bench (``fleet[i].control``; off by default: nothing on the data path);
+    ``scenario``: every module runs it (as `Module`'s; it needs ``control``).
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class Fleet:
         prefix: str = "w800-",
         features: FeatureSet = FEATURES,
         control: bool = False,
+        scenario: Scenario | None = None,
     ) -> None:
         if count < 1:
             raise FleetError("a fleet needs at least one module (--count 1 or more)")
@@ -104,6 +109,7 @@ class Fleet:
                     pacing=pacing,
                     features=features,
                     control=control,
+                    scenario=scenario,
                 )
             )
 

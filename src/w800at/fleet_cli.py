@@ -224,6 +224,7 @@ async def _run(args: argparse.Namespace) -> int:
         lenient_eol=args.lenient_eol or config.lenient_eol,
         pacing=pacing,
         control=args.control_setup.enabled,
+        scenario=args.control_setup.scenario,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -235,9 +236,6 @@ async def _run(args: argparse.Namespace) -> int:
     try:
         await fleet.start()
         setup = args.control_setup
-        if setup.scenario is not None:
-            for m in fleet:
-                m.control.load_scenario_now(setup.scenario)
         if setup.address is not None:
             from .control.http import serve_control
 

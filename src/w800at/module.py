@@ -24,8 +24,9 @@ starts its parts in an asyncio context of its own where the name is set, and eve
 callback and task they create inherits it.
 
 ``module.control`` is the test bench (`w800at.control.Control`): world events, link and
-host-port faults, scenarios and the event stream.  ``Module(control=False)`` leaves it
-out entirely (no wrapper on the port, nothing on the data path): ``w800at serve`` and
+host-port faults, scenarios and the event stream; ``Module(scenario=...)`` loads a
+scenario that starts with the module.  ``Module(control=False)`` leaves the bench out
+entirely (no wrapper on the port, nothing on the data path): ``w800at serve`` and
 ``w800at fleet`` do that unless ``--control`` or ``--scenario`` is given.
 """
 
@@ -36,6 +37,7 @@ import concurrent.futures
 import contextvars
 import dataclasses
 import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -61,6 +63,7 @@ from .transcript import TranscriptWriter
 
 if TYPE_CHECKING:
     from .control import Control
+    from .control.scenario import Scenario
 
 log = get_logger("w800at.module")
 
@@ -94,7 +97,11 @@ class Module:
     - ``pacing``: keep a real UART's pace (`w800at.channels.pacing.Pacing`: the
       baud rate, output only or both ways, RTS/CTS); None: as fast as the port goes;
     - ``features``: the command set (default: all of them);
-    - ``control``: the test bench (``module.control``); False leaves it out.
+    - ``control``: the test bench (``module.control``); False leaves it out;
+    - ``scenario``: a scenario for the test bench, loaded now (a bad one raises
+      ``ScenarioError``, a ``ValueError``) and started with the module: a file (a
+      `pathlib.Path` or any ``os.PathLike``), TOML text, its tables as a dict, or a
+      parsed one (`w800at.control.scenario.read_scenario`).
     """
 
     def __init__(
@@ -113,6 +120,7 @@ class Module:
         pacing: Pacing | None = None,
         features: FeatureSet = FEATURES,
         control: bool = True,
+        scenario: Scenario | str | dict[str, Any] | os.PathLike[str] | None = None,
     ) -> None:
         self.channel: Channel = channel if channel is not None else MemoryChannel()
         if isinstance(profile, str):
@@ -146,6 +154,12 @@ class Module:
         self._engine: Engine | None = None
         self._runtime: Runtime | None = None
         self._stop_requested: asyncio.Event | None = None
+        if scenario is not None:
+            if self._control is None:
+                raise ValueError(f"module {name}: a scenario needs the test bench (control=True)")
+            from .control.scenario import read_scenario
+
+            self._control.load_scenario_now(read_scenario(scenario))
 
     # --- parts
 
@@ -208,7 +222,7 @@ class Module:
         self.context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
         if saved is None:  # the disk is read off the loop: other modules keep running
-            saved = await asyncio.to_thread(self.store.load) if self.store is not None else {}
+            saved = await asyncio.to_thread(self.load_store) if self.store is not None else {}
         engine = Engine(
             self.profile,
             self.features,
@@ -238,6 +252,12 @@ class Module:
             await rt.close()
             raise
         log.info("%s module on %s", self.profile.name, self.channel.description)
+
+    def load_store(self) -> dict[str, Any]:
+        """The saved settings, each checked against its feature's declaration (a bad
+        value is reported once and starts from its default; see `w800at.store`).
+        Reads the disk: call it off the event loop."""
+        return self.store.load(self.features.settings) if self.store is not None else {}
 
     def _sink(self) -> TraceSink | None:
         """Where the bytes are recorded: the trace, the transcript, the log (or None)."""

@@ -8,7 +8,7 @@ import pytest
 
 from w800at.config import ConfigError, load_config
 
-TOP_KEYS = "profile, lenient_eol, station, access_point, network"
+TOP_KEYS = "profile, lenient_eol, station, access_point, network, softap"
 STATION_KEYS = "ip, gateway, netmask, mac, ip6_ll, ip6_gl"
 AP_KEYS = "ssid, password, bssid, channel, rssi, ecn, ipv6, fail"
 NETWORK_KEYS = "dns_port, sntp_port, timeout, server_bind, udp_bind"
@@ -366,3 +366,47 @@ def test_a_path_with_a_line_break_stays_on_one_line(tmp_path: Path) -> None:
 def test_only_the_first_problem_is_reported(tmp_path: Path) -> None:
     p = write(tmp_path, "[network]\ndns_port = 0\nsntp_port = 0\n")
     assert error_line(p) == f"{p}: [network] dns_port: must be from 1 to 65535 (got 0)"
+
+
+SOFTAP_KEYS = (
+    "ip, gateway, netmask, mac, ssid, password, channel, ecn, max_conn, ssid_hidden, host, station"
+)
+
+#: the [softap] table (issue 12 item 3)
+SOFTAP_CASES = [
+    (
+        '[softap]\nip = "0.0.0.0"\n',
+        '[softap] ip: must be a unicast IPv4 address such as 192.168.4.1 (got "0.0.0.0")',
+    ),
+    (
+        '[softap]\nhost = "::1"\n',
+        '[softap] host: must be an IPv4 address such as 192.168.1.50 (got "::1")',
+    ),
+    (
+        "[softap]\necn = 1\n",
+        "[softap] ecn: must be 0 (open), 2, 3 or 4 (WPA/WPA2 PSK): AT+CWSAP's <ecn> (got 1)",
+    ),
+    ("[softap]\necn = 3\n", "[softap] password: a SoftAP with ecn 2, 3 or 4 needs a password"),
+    ('[softap]\necn = 3\npassword = "short"\n', f"[softap] password: {WPA}, not 5 characters"),
+    (
+        "[softap]\nchannel = 14\n",
+        "[softap] channel: must be a channel of the default country (CN) from 1 to 13 (got 14)",
+    ),
+    ("[softap]\nmax_conn = 0\n", "[softap] max_conn: must be a station count from 1 to 10 (got 0)"),
+    ("[softap]\nssid_hidden = 1\n", "[softap] ssid_hidden: must be true or false (got 1)"),
+    ("[softap]\nport = 1\n", f"[softap] port: unknown key (known: {SOFTAP_KEYS})"),
+    (
+        '[[softap.station]]\nip = "192.168.4.2"\n',
+        "[softap] station[0] mac: is required but missing",
+    ),
+    (
+        '[[softap.station]]\nip = "192.168.4.2"\nmac = "5c:cf:7f:00:00:01"\nname = "x"\n',
+        "[softap] station[0] name: unknown key (known: ip, mac)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), SOFTAP_CASES)
+def test_bad_softap_value_is_one_exact_line(tmp_path: Path, text: str, message: str) -> None:
+    p = write(tmp_path, text)
+    assert error_line(p) == f"{p}: {message}"

@@ -29,7 +29,9 @@ from w800at.control import Control
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
-JOINED = b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n" + OK
+#: a join's answer; the IPv6 URCs follow its OK (the lab AP hands out IPv6)
+JOINED = b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK
+GOT_IPV6 = b"WIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
 TIMEOUT = 5.0
 
 
@@ -304,13 +306,15 @@ class BenchModule:
     async def cmd(self, line: bytes, answer: bytes | None = None) -> bytes:
         echo = line + b"\r\n" if self.module.engine.echo else b""
         self.send(line + b"\r\n")
-        got = await self.until(OK, ERROR, b"\r\nFAIL\r\n")
+        got = await self.until(OK, ERROR)
         if answer is not None:
             assert got == echo + answer, got
         return got
 
     async def join(self) -> None:
+        """Join ``lab``: its answer, then the IPv6 URCs after the OK."""
         await self.cmd(b'AT+CWJAP="lab","secret"', JOINED)
+        await self.expect(GOT_IPV6)
 
     async def open_tcp(self, link: int, port: int, kind: str = "TCP") -> None:
         """AT+CIPMUX=1 (once) and AT+CIPSTART on ``link`` to 127.0.0.1:port."""

@@ -235,3 +235,19 @@ def test_toxicity_is_rolled_once_per_link_with_the_seed() -> None:
         rolls.append(outcome)
     assert rolls[0] == rolls[1]
     assert True in rolls[0] and False in rolls[0]
+
+
+def test_an_ssl_chunks_wire_bytes_are_shared_out_among_its_pieces() -> None:
+    """On an SSL link the toxics cut the plaintext; each piece gets its share of the
+    chunk's TLS bytes (by length, the last piece the rest), so the pieces that pass
+    add up to the record; bytes a toxic drops take their share with them."""
+    from w800at.runtime.link_faults import _Wire
+
+    addr = ("127.0.0.1", 443)
+    w = _Wire(addr, 100, 139)
+    shares = [w.take(10) for _ in range(10)]
+    assert sum(shares) == 139 and all(13 <= s <= 14 for s in shares)
+    odd = _Wire(addr, 10, 33)
+    assert [odd.take(n) for n in (3, 3, 4)] == [9, 10, 14]  # of what is left
+    cut = _Wire(addr, 100, 139)
+    assert cut.take(40) == 55  # limit_data let 40 of 100 bytes through: 40 % of the wire

@@ -1,9 +1,9 @@
 """World events through the engine, with the manual clock: the exact bytes the host gets.
 
 A vanished AP takes the firmware's own path (``WIFI DISCONNECT``, links ``CLOSED``,
-auto-reconnect per AT+CWAUTOCONN); forced join outcomes answer the spec's ``+CWJAP``
-codes after the right time; new station addresses, the SNTP clock, ``busy p...``,
-power off and on.
+auto-reconnect per AT+CWAUTOCONN); forced join outcomes fail as real joins do, after
+the right time (``ERROR``; ``+CWJAP:<code>`` first in the esp-at dialect); new station
+addresses, the SNTP clock, ``busy p...``, power off and on.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tests.harness import LAB_ADDRESSES, Harness
 from w800at.core.net_actions import Close, Connect, Connected
 from w800at.core.options import ModuleOptions
 from w800at.core.service_actions import SntpSync, SntpTime
-from w800at.core.state import AccessPoint, StationAddresses
+from w800at.core.state import AccessPoint, StationAddresses, derived_bssid
 from w800at.core.world import (
     ApAppear,
     ApChange,
@@ -25,10 +25,16 @@ from w800at.core.world import (
     StationChange,
     WorldError,
 )
-from w800at.profiles import W800
+from w800at.profiles import ESP_AT, W800, Profile
 
 OK = b"\r\nOK\r\n"
-GOT = b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
+ERROR = b"\r\nERROR\r\n"
+IPV6 = b"WIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
+#: a join in the background (auto-reconnect): no OK
+GOT = b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + IPV6
+#: the host's AT+CWJAP: OK once IPv4 is up, the IPv6 URCs after it
+JOINED = b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK + IPV6
+LAB_BSSID = derived_bssid("lab").encode()
 P = W800
 REJOIN = P.reconnect_interval + P.join_time + P.dhcp_time
 
@@ -51,7 +57,7 @@ def open_link(h: Harness, link: int = 0, kind: str = "TCP") -> None:
 
 def test_wifi_drop_disconnects_closes_links_and_rejoins_when_the_ap_is_back() -> None:
     h = Harness()
-    assert h.join() == b'AT+CWJAP="lab","secret"\r\n' + GOT + OK
+    assert h.join() == b'AT+CWJAP="lab","secret"\r\n' + JOINED
     open_link(h, 0)
     open_link(h, 3, "UDP")
     out = world(h, ApVanish(None))
@@ -94,7 +100,7 @@ def test_the_host_joining_elsewhere_stops_the_rejoin() -> None:
     assert h.send(b'AT+CWJAP="other","pw"\r\n') == b'AT+CWJAP="other","pw"\r\n'
     world(h, ApAppear(AccessPoint("lab")))
     out = h.advance(10.0)
-    assert out == GOT + OK  # the host's join, once, and no rejoin of "lab" after it
+    assert out == JOINED  # the host's join, once, and no rejoin of "lab" after it
     assert h.engine.station.ap is not None and h.engine.station.ap.ssid == "other"
 
 
@@ -104,9 +110,9 @@ def test_a_vanished_ap_cannot_be_joined_and_wifi_drop_needs_a_station() -> None:
         world(h, ApVanish(None))
     world(h, ApVanish("lab"))  # "any SSID joins": this one no longer does
     out = h.send(b'AT+CWJAP="lab","x"\r\n') + h.advance(1.0)
-    assert out == b'AT+CWJAP="lab","x"\r\n+CWJAP:3\r\n\r\nFAIL\r\n'
+    assert out == b'AT+CWJAP="lab","x"\r\n' + ERROR  # code 3: w800 prints none
     out = h.send(b'AT+CWJAP="else","x"\r\n') + h.advance(1.0)
-    assert out == b'AT+CWJAP="else","x"\r\n' + GOT + OK
+    assert out == b'AT+CWJAP="else","x"\r\n' + JOINED
 
 
 def test_configured_aps_appear_change_and_vanish_in_cwlap() -> None:
@@ -115,14 +121,14 @@ def test_configured_aps_appear_change_and_vanish_in_cwlap() -> None:
     world(h, ApAppear(AccessPoint("new", None, bssid="02:00:00:00:00:02", rssi=-70, channel=11)))
     world(h, ApChange("lab", rssi=-80, channel=3))
     out = h.send(b"AT+CWLAP\r\n") + h.advance(P.join_time)
+    # the w800 dialect's nine fields; "lab" has no BSSID in the config: its own
+    lab = b'+CWLAP:(3,"lab",-80,"%s",3,4,4,5,0)\r\n' % LAB_BSSID
     assert out == (
-        b"AT+CWLAP\r\n"
-        b'+CWLAP:(3,"lab",-80,"02:00:00:00:00:01",3)\r\n'
-        b'+CWLAP:(3,"new",-70,"02:00:00:00:00:02",11)\r\n' + OK
+        b"AT+CWLAP\r\n" + lab + b'+CWLAP:(3,"new",-70,"02:00:00:00:00:02",11,4,4,5,0)\r\n' + OK
     )
     world(h, ApVanish("new"))
     out = h.send(b"AT+CWLAP\r\n") + h.advance(P.join_time)
-    assert out == b'AT+CWLAP\r\n+CWLAP:(3,"lab",-80,"02:00:00:00:00:01",3)\r\n' + OK
+    assert out == b"AT+CWLAP\r\n" + lab + OK
     with pytest.raises(WorldError, match="no access point 'nope'"):
         world(h, ApChange("nope", rssi=-1))
 
@@ -131,11 +137,11 @@ def test_a_new_password_drops_the_station_and_its_rejoin_fails() -> None:
     opts = ModuleOptions(access_points=[AccessPoint("lab", "secret123")], addresses=LAB_ADDRESSES)
     h = Harness(options=opts)
     out = h.send(b'AT+CWJAP="lab","secret123"\r\n') + h.advance(1.0)
-    assert out.endswith(GOT + OK)
+    assert out.endswith(JOINED)
     open_link(h, 1)
     assert world(h, ApChange("lab", rssi=-90)) == b""  # RSSI alone: still joined
     assert h.send(b"AT+CWJAP?\r\n") == (
-        b'AT+CWJAP?\r\n+CWJAP:"lab","02:00:00:00:00:01",6,-90,0,1,3,0,1\r\n' + OK
+        b'AT+CWJAP?\r\n+CWJAP:"lab","%s",6,-90,0,1,3,0,1\r\n' % LAB_BSSID + OK
     )
     assert world(h, ApChange("lab", password="changed123")) == b"WIFI DISCONNECT\r\n1,CLOSED\r\n"
     assert h.advance(10 * REJOIN) == b""  # the saved password is wrong now
@@ -143,6 +149,15 @@ def test_a_new_password_drops_the_station_and_its_rejoin_fails() -> None:
     assert h.advance(REJOIN + 0.001) == GOT
 
 
+def failed(profile: Profile, code: int) -> bytes:
+    """A failed join's ending: ``+CWJAP:<code>`` first in the esp-at dialect only."""
+    return (b"+CWJAP:%d\r\n" % code if profile.cwjap_fail_code else b"") + ERROR
+
+
+DIALECTS = pytest.mark.parametrize("profile", [W800, ESP_AT], ids=["w800", "esp-at"])
+
+
+@DIALECTS
 @pytest.mark.parametrize(
     ("outcome", "code"),
     [
@@ -151,39 +166,46 @@ def test_a_new_password_drops_the_station_and_its_rejoin_fails() -> None:
         (JoinOutcome.FAIL, 4),
     ],
 )
-def test_next_join_fails_after_the_scan_with_its_code(outcome: JoinOutcome, code: int) -> None:
-    h = Harness()
+def test_next_join_fails_after_the_scan_with_its_code(
+    profile: Profile, outcome: JoinOutcome, code: int
+) -> None:
+    h = Harness(profile)
     world(h, NextJoin(outcome))
     assert h.send(b'AT+CWJAP="lab","x"\r\n') == b'AT+CWJAP="lab","x"\r\n'
-    assert h.advance(P.join_time - 0.01) == b""
-    assert h.advance(0.02) == b"+CWJAP:%d\r\n\r\nFAIL\r\n" % code
+    assert h.advance(profile.join_time - 0.01) == b""
+    assert h.advance(0.02) == failed(profile, code)
     # used up: the next join works
-    assert h.join().endswith(GOT + OK)
+    assert b"WIFI GOT IP\r\n" + OK in h.join()
+    assert h.engine.station.has_ip
 
 
-def test_next_join_timeout_takes_the_jap_timeout_and_keeps_the_module_busy() -> None:
-    h = Harness()
+@DIALECTS
+def test_next_join_timeout_takes_the_jap_timeout_and_keeps_the_module_busy(
+    profile: Profile,
+) -> None:
+    h = Harness(profile)
     world(h, NextJoin(JoinOutcome.TIMEOUT, count=2))
     assert h.send(b'AT+CWJAP="lab","x"\r\n') == b'AT+CWJAP="lab","x"\r\n'
     assert h.advance(14.99) == b""
     assert h.send(b"AT\r\n") == b"\r\nbusy p...\r\n"
-    assert h.advance(0.02) == b"+CWJAP:1\r\n\r\nFAIL\r\n"
+    assert h.advance(0.02) == failed(profile, 1)
     # <jap_timeout> of the command wins over the default
     line = b'AT+CWJAP="lab","x",,,,,,5\r\n'
     assert h.send(line) == line
     assert h.advance(4.99) == b""
-    assert h.advance(0.02) == b"+CWJAP:1\r\n\r\nFAIL\r\n"
+    assert h.advance(0.02) == failed(profile, 1)
 
 
-def test_next_join_without_dhcp_stays_associated_without_an_address() -> None:
-    h = Harness()
+@DIALECTS
+def test_next_join_without_dhcp_stays_associated_without_an_address(profile: Profile) -> None:
+    h = Harness(profile)
     world(h, NextJoin(JoinOutcome.NO_DHCP, delay=3.0))
     assert h.send(b'AT+CWJAP="lab","x"\r\n') == b'AT+CWJAP="lab","x"\r\n'
-    assert h.advance(P.join_time + 0.001) == b"WIFI CONNECTED\r\n"
+    assert h.advance(profile.join_time + 0.001) == b"WIFI CONNECTED\r\n"
     assert h.advance(2.99) == b""
-    assert h.advance(0.02) == b"+CWJAP:1\r\n\r\nFAIL\r\n"
+    assert h.advance(0.02) == failed(profile, 1)
     assert h.send(b"AT+CWSTATE?\r\n") == b'AT+CWSTATE?\r\n+CWSTATE:1,"lab"\r\n' + OK
-    assert h.send(b'AT+CIPSTART="TCP","127.0.0.1",80\r\n').endswith(b"\r\nERROR\r\n")
+    assert h.send(b'AT+CIPSTART="TCP","127.0.0.1",80\r\n').endswith(ERROR)
 
 
 def test_new_station_addresses_close_tcp_links_and_say_got_ip_again() -> None:

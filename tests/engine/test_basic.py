@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Harness
+from tests.harness import Harness, both
 from w800at.commands import FEATURES
 from w800at.core.actions import ResetNetwork, SaveSettings, SetUart
 from w800at.core.engine import Engine
 from w800at.core.feature import Feature, FeatureSet
 from w800at.core.params import Int
 from w800at.core.registry import Command
-from w800at.profiles import ESP_AT, W800
+from w800at.profiles import ESP_AT, W800, Profile
 
 COMMANDS = FEATURES.commands
 
@@ -213,12 +213,12 @@ def test_uart_def_is_saved_and_becomes_current_after_restart() -> None:
     ("line", "code"),
     [
         (b"AT+UART_CUR=79,8,1,0,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,9,1,0,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,4,0,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,1,3,0\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,1,0,4\r\n", 0x01070000),
-        (b"AT+UART_CUR=115200,8,1,0\r\n", 0x01060000),
-        (b"AT+UART_DEF=115200,8,1,0,0,0\r\n", 0x01060000),
+        (b"AT+UART_CUR=115200,9,1,0,0\r\n", 0x01070001),
+        (b"AT+UART_CUR=115200,8,4,0,0\r\n", 0x01070002),
+        (b"AT+UART_CUR=115200,8,1,3,0\r\n", 0x01070003),
+        (b"AT+UART_CUR=115200,8,1,0,4\r\n", 0x01070004),
+        (b"AT+UART_CUR=115200,8,1,0\r\n", 0x01060504),
+        (b"AT+UART_DEF=115200,8,1,0,0,0\r\n", 0x01060506),
     ],
 )
 def test_uart_bad_parameters(line: bytes, code: int) -> None:
@@ -233,6 +233,84 @@ def test_sysmsg_query_and_set() -> None:
     assert h.send(b"AT+SYSMSG?\r\n") == b"+SYSMSG:0\r\n" + OK
     assert h.send(b"AT+SYSMSG=3\r\nAT+SYSMSG?\r\n") == OK + b"+SYSMSG:3\r\n" + OK
     assert h.send(b"AT+SYSMSG=8\r\n") == ERROR
+
+
+@pytest.mark.parametrize("profile", [W800, ESP_AT])
+def test_sysmsg_is_saved_under_sysstore(profile: Profile) -> None:
+    """Issue 12 item 12: ESP-AT v3.2 lists AT+SYSMSG among AT+SYSSTORE's commands."""
+    h = Harness(profile)
+    h.send(b"ATE0\r\n")
+    h.take()
+    assert h.send(b"AT+SYSMSG=5\r\n") == OK
+    saves = [a for a in h.take(SaveSettings) if isinstance(a, SaveSettings)]
+    assert saves and saves[-1].snapshot["sysmsg"] == 5
+    h2 = Harness(profile, saved=saves[-1].snapshot)  # power-up with that NVS
+    assert h2.send(b"AT+SYSMSG?\r\n") == b"AT+SYSMSG?\r\n+SYSMSG:5\r\n" + OK
+    # AT+SYSSTORE=0: applies, is not saved, gone after a restart
+    h2.send(b"ATE0\r\nAT+SYSSTORE=0\r\n")
+    h2.take()
+    assert h2.send(b"AT+SYSMSG=2\r\nAT+SYSMSG?\r\n") == OK + b"+SYSMSG:2\r\n" + OK
+    assert all(
+        a.snapshot.get("sysmsg") != 2 for a in h2.take(SaveSettings) if isinstance(a, SaveSettings)
+    )
+    h2.send(b"AT+RST\r\n")
+    h2.advance(1.0)
+    assert h2.send(b"AT+SYSMSG?\r\n") == b"AT+SYSMSG?\r\n+SYSMSG:5\r\n" + OK
+    h2.check()
+
+
+def _rfpower(h: Harness, bytewise: bool) -> bytes:
+    h.send(b"ATE0\r\nAT+SYSLOG=1\r\n")
+    lines = (
+        b"AT+RFPOWER?\r\n"  # the ESP32 factory default
+        b"AT+RFPOWER=80\r\nAT+RFPOWER?\r\n"  # 80 is in the 78 level
+        b"AT+RFPOWER=40\r\nAT+RFPOWER?\r\n"  # [40,43] reads back 34
+        b"AT+RFPOWER=77\r\nAT+RFPOWER?\r\n"
+        b"AT+RFPOWER=39\r\nAT+RFPOWER=85\r\n"  # out of [40,84]
+        b"AT+RFPOWER=78,0,0,0\r\n"  # Bluetooth LE powers: it is not initialised
+        b"AT+RFPOWER=78,8\r\n"  # out of [0,7]
+        b"AT+CWMODE=0\r\nAT+RFPOWER?\r\nAT+RFPOWER=60\r\n"  # Wi-Fi off
+    )
+    return h.send(lines, bytewise=bytewise)
+
+
+def test_rfpower_esp_at() -> None:
+    """Issue 12 item 2: AT+RFPOWER as ESP-AT documents it for the ESP32."""
+    bad = b"ERR CODE:0x01070000\r\n" + ERROR  # <wifi_power>, parameter 0
+    bad_ble = b"ERR CODE:0x01070001\r\n" + ERROR  # <ble_adv_power>, parameter 1
+    failed = b"ERR CODE:0x010a0000\r\n" + ERROR
+    assert both(_rfpower, profile=ESP_AT) == (
+        b"+RFPOWER:78,0,0,0\r\n"
+        + OK
+        + OK
+        + b"+RFPOWER:78,0,0,0\r\n"
+        + OK
+        + OK
+        + b"+RFPOWER:34,0,0,0\r\n"
+        + OK
+        + OK
+        + b"+RFPOWER:72,0,0,0\r\n"
+        + OK
+        + bad
+        + bad
+        + failed
+        + bad_ble
+        + OK
+        + b"+RFPOWER:0,0,0,0\r\n"
+        + OK
+        + failed
+    )
+
+
+@pytest.mark.parametrize("line", [b"AT+RFPOWER?", b"AT+RFPOWER=78", b"AT+SYSTIMESTAMP?"])
+def test_rfpower_and_systimestamp_are_unknown_to_w800(line: bytes) -> None:
+    """Neither is in WinnerMicro's W800 command sets (Profile.unsupported)."""
+
+    def scenario(h: Harness, bytewise: bool) -> bytes:
+        h.send(b"ATE0\r\nAT+SYSLOG=1\r\n")
+        return h.send(line + b"\r\n", bytewise=bytewise)
+
+    assert both(scenario) == b"ERR CODE:0x01090000\r\n" + ERROR
 
 
 # --- commands that need an IP ----------------------------------------------------------

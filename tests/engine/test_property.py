@@ -68,6 +68,15 @@ FRAGMENTS = [
     b"AT+UART_CUR",
     b"115200,8,1,0,0",
     b"AT+SYSMSG",
+    b"AT+CWLAPOPT",
+    b"AT+CWSAP",
+    b"AT+CIPAP",
+    b"AT+CIPAPMAC",
+    b"AT+CWLIF",
+    b"AT+CIPDNS",
+    b"AT+CIPSTATUS",
+    b'"02:00:00:00:00:01"',
+    b'"192.168.4.1"',
     b"AT" + b"X" * 300,
 ]
 

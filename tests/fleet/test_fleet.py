@@ -14,7 +14,8 @@ from w800at.channels.tcp import TcpChannel
 from w800at.fleet import Fleet, FleetError, module_names
 
 OK = b"\r\nOK\r\n"
-JOINED = b"WIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n" + OK
+#: a join's answer: OK once IPv4 is up, then the IPv6 URCs
+JOINED = b"WIFI CONNECTED\r\nWIFI GOT IP\r\n" + OK + b"WIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
 N = 200
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.harness import Harness, both
 from tests.links.helpers import PEER, finish_close, joined, open_link, table
 from w800at.core.net_actions import Close, Connect, Connected, TlsSettings
 from w800at.core.state import ServerState
-from w800at.profiles import ESP_AT
+from w800at.profiles import ESP_AT, W800, Profile
 
 OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
@@ -251,6 +253,27 @@ def test_cipstate_and_cipstatus() -> None:
     finish_close(h)
     finish_close(h)
     assert h.send(b"AT+CIPSTATUS\r\n") == b"STATUS:4\r\n" + OK
+
+
+def _status_before_and_after_joins(h: Harness, bytewise: bool) -> bytes:
+    h.send(b"ATE0\r\n")
+    out = h.send(b"AT+CIPSTATUS\r\n", bytewise=bytewise)  # no join started yet
+    out += h.send(b"AT+CWMODE=3\r\nAT+CIPSTATUS\r\n", bytewise=bytewise)  # still none
+    h.join()
+    out += h.send(b"AT+CIPSTATUS\r\nAT+CWQAP\r\n", bytewise=bytewise)
+    return out + h.send(b"AT+CIPSTATUS\r\n", bytewise=bytewise)  # joined, then left
+
+
+@pytest.mark.parametrize(("profile", "idle"), [(W800, 5), (ESP_AT, 1)])
+def test_cipstatus_before_any_join_is_dialect_data(profile: Profile, idle: int) -> None:
+    """Issue 12 item 9: ESP-AT v2.4+ says 1 (station initialised, no connection started)
+    where the older table (the w800 dialect's) says 5; after a join was made and left
+    both say 5."""
+    out = both(_status_before_and_after_joins, profile=profile)
+    status = b"STATUS:%d\r\n" + OK
+    assert out == (
+        status % idle + OK + status % idle + status % 2 + OK + b"WIFI DISCONNECT\r\n" + status % 5
+    )
 
 
 def test_accepted_link_is_listed_as_server() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import Harness
+from tests.harness import Harness, both
 from tests.links.helpers import PEER, finish_close, joined, open_link, table
 from w800at.core.net_actions import Close, SetReading
 from w800at.profiles import ESP_AT
@@ -191,6 +191,40 @@ def test_passive_closed_held_until_read() -> None:
     assert h.send(b"AT+CIPRECVDATA=0,4\r\n") == b"+CIPRECVDATA:4,abcd" + OK
     assert h.send(b"AT+CIPRECVDATA=0,4\r\n") == b"+CIPRECVDATA:2,ef" + OK + b"0,CLOSED\r\n"
     assert table(h).links == {}
+
+
+def _held_scenario(h: Harness, bytewise: bool) -> bytes:
+    """Issue 12 item 1: a link the peer closed while passive data is unread stays
+    listed (and ``STATUS:3``) until the host reads the data, then ``CLOSED``."""
+    h.join()
+    h.send(b"ATE0\r\nAT+CIPMUX=1\r\nAT+CIPRECVMODE=1\r\n")
+    open_link(h, b'AT+CIPSTART=0,"TCP","127.0.0.1",8080\r\n')
+    out = data_in(h, 0, b"12345")
+    table(h).on_closed(0, "fin")
+    out += h.send(b"")
+    for line in (b"AT+CIPSTATUS\r\n", b"AT+CIPSTATE?\r\n", b"AT+CIPRECVDATA=0,5\r\n"):
+        out += h.send(line, bytewise=bytewise)
+    return out + h.send(b"AT+CIPSTATUS\r\nAT+CIPSTATE?\r\n", bytewise=bytewise)
+
+
+def test_passive_held_link_stays_listed_until_read() -> None:
+    row = b'0,"TCP","127.0.0.1",8080,40000,0\r\n'
+    out = both(_held_scenario)
+    assert out == (
+        b"\r\n+IPD,0,5\r\n"  # the notice; CLOSED is held back
+        + b"STATUS:3\r\n+CIPSTATUS:"
+        + row
+        + OK
+        + b"+CIPSTATE:"
+        + row
+        + OK
+        + b"+CIPRECVDATA:5,12345"
+        + OK
+        + b"0,CLOSED\r\n"
+        + b"STATUS:4\r\n"
+        + OK
+        + OK
+    )
 
 
 def test_passive_held_link_closed_by_host() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.harness import Harness, both
 from tests.links.helpers import finish_send, joined, open_link, table
 from w800at.core.net_actions import Send
@@ -149,14 +151,101 @@ def test_cipsendl_esp_at() -> None:
     open_link(h)
     assert h.send(b"AT+CIPSENDL=6\r\n") == PROMPT
     assert h.send(b"abcd") == b""
+    assert h.take(Send) == []  # under <transmit size>: waits 20 ms for more
+    h.advance(0.02)
     (a1,) = h.take(Send)
-    assert h.complete(a1, 4) == b"+CIPSENDL:4,4\r\n"
+    assert isinstance(a1, Send) and a1.data == b"abcd"
+    assert h.complete(a1, 4) == b""  # under <report size> (1024): no report yet
     assert h.send(b"efAT") == b""  # the surplus is dropped, data mode has ended
     (a2,) = h.take(Send)
     assert isinstance(a2, Send) and a2.data == b"ef"
+    # the last report always has everything sent, then the final result
     assert h.complete(a2, 2) == b"+CIPSENDL:6,6\r\n" + SEND_OK
     assert h.send(b"AT\r\n") == OK
     h.check()
+
+
+def _sendl_cfg(h: Harness, bytewise: bool) -> bytes:
+    h.join()
+    h.send(b"ATE0\r\n")
+    open_link(h)
+    line = b"AT+CIPSENDLCFG?\r\nAT+CIPSENDLCFG=100,100\r\nAT+CIPSENDLCFG?\r\n"
+    out = h.send(line, bytewise=bytewise)
+    out += h.send(b"AT+CIPSENDL=250\r\n", bytewise=bytewise)
+    out += h.send(bytes(range(250)), bytewise=bytewise)
+    sends = h.take(Send)
+    assert [len(a.data) for a in sends] == [100, 100, 50]  # type: ignore[attr-defined]
+    for a in sends:
+        out += h.complete(a, len(a.data))  # type: ignore[attr-defined]
+    return out
+
+
+def test_cipsendlcfg_sets_report_and_transmit_size() -> None:
+    """Issue 12 item 2: AT+CIPSENDLCFG=<report size>[,<transmit size>]; AT+CIPSENDL then
+    sends <transmit size> blocks and reports every <report size> bytes sent, the last
+    report being everything sent."""
+    assert both(_sendl_cfg, profile=ESP_AT) == (
+        b"+CIPSENDLCFG:1024,2920\r\n"
+        + OK
+        + OK
+        + b"+CIPSENDLCFG:100,100\r\n"
+        + OK
+        + PROMPT
+        + b"+CIPSENDL:100,250\r\n"
+        + b"+CIPSENDL:200,250\r\n"
+        + b"+CIPSENDL:250,250\r\n"
+        + SEND_OK
+    )
+
+
+def test_cipsendl_reports_each_report_size_passed() -> None:
+    h = joined(profile=ESP_AT)
+    open_link(h)
+    assert h.send(b"AT+CIPSENDLCFG=1000\r\nAT+CIPSENDLCFG?\r\n") == (
+        OK + b"+CIPSENDLCFG:1000,2920\r\n" + OK  # <transmit size> kept
+    )
+    assert h.send(b"AT+CIPSENDL=7000\r\n") == PROMPT
+    h.send(b"x" * 6000)  # two 2920-byte blocks at once, 160 bytes wait
+    a1, a2 = h.take(Send)
+    assert h.complete(a1, 2920) == b"+CIPSENDL:2920,6000\r\n"  # passed 1000 and 2000
+    assert h.complete(a2, 2920) == b"+CIPSENDL:5840,6000\r\n"
+    h.advance(0.02)
+    (a3,) = h.take(Send)
+    assert isinstance(a3, Send) and len(a3.data) == 160
+    assert h.complete(a3, 160) == b"+CIPSENDL:6000,6000\r\n"  # passed 6000
+    h.send(b"y" * 1000)
+    (a4,) = h.take(Send)
+    assert h.complete(a4, BrokenPipeError("gone")) == (
+        b"\r\nSEND FAIL\r\n"  # no new report: nothing more was sent
+    )
+    h.check()
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b"AT+CIPSENDLCFG=99", 0x01070000),
+        (b"AT+CIPSENDLCFG=1048577", 0x01070000),
+        (b"AT+CIPSENDLCFG=1024,2921", 0x01070001),
+        (b"AT+CIPSENDLCFG=1024,99", 0x01070001),
+        (b"AT+CIPSENDLCFG=", 0x01060100),  # need 1, given 0
+        (b"AT+CIPSENDLCFG=1024,2920,1", 0x01060203),  # at most 2, given 3
+        (b'AT+CIPSENDLCFG="1024"', 0x01050000),
+    ],
+)
+def test_cipsendlcfg_bad_parameters(line: bytes, code: int) -> None:
+    h = joined(profile=ESP_AT)
+    h.send(b"AT+SYSLOG=1\r\n")
+    assert h.send(line + b"\r\n") == b"ERR CODE:0x%08x\r\n" % code + ERROR
+    assert h.send(b"AT+CIPSENDLCFG?\r\n") == b"+CIPSENDLCFG:1024,2920\r\n" + OK
+
+
+def test_cipsendlcfg_is_unknown_on_w800() -> None:
+    """The W800 spec: "AT+CIPSENDLCFG(Not supported)"."""
+    h = joined()
+    h.send(b"AT+SYSLOG=1\r\n")
+    for line in (b"AT+CIPSENDLCFG?\r\n", b"AT+CIPSENDLCFG=100\r\n"):
+        assert h.send(line) == b"ERR CODE:0x01090000\r\n" + ERROR
 
 
 def test_cipsendl_cancelled_by_plus() -> None:
@@ -165,6 +254,7 @@ def test_cipsendl_cancelled_by_plus() -> None:
     h.send(b"AT+CIPSENDL=100\r\n")
     h.advance(0.05)
     h.send(b"abc")
+    h.advance(0.02)  # under <transmit size>: sent after 20 ms
     (a1,) = h.take(Send)
     h.complete(a1, 3)
     h.advance(0.05)

@@ -31,6 +31,8 @@ class RecordingLinks:
         self.datagrams: list[tuple[int, bytes, tuple[str, int]]] = []
         self.closed: list[tuple[int, str]] = []
         self.addrs: list[tuple[str, int]] = []
+        #: SSL links: the wire (TLS) bytes their data cost, in all
+        self.wire: dict[int, int] = {}
         self.changed: Callable[[], None] = lambda: None
 
     def on_data(self, link_id: int, data: bytes, addr: tuple[str, int]) -> None:
@@ -52,8 +54,17 @@ class RecordingEngine(Engine):
         super().__init__(W800, FEATURES, now=0.0)
         self.recorder = recorder
 
-    def link_data(self, link_id: int, data: bytes, addr: tuple[str, int], now: float) -> None:
+    def link_data(
+        self,
+        link_id: int,
+        data: bytes,
+        addr: tuple[str, int],
+        now: float,
+        wire: int | None = None,
+    ) -> None:
         self.now = now
+        if wire is not None:
+            self.recorder.wire[link_id] = self.recorder.wire.get(link_id, 0) + wire
         self.recorder.on_data(link_id, data, addr)
 
     def link_closed(self, link_id: int, reason: str, now: float) -> None:

@@ -60,6 +60,7 @@ def booted(tmp_path: Path) -> Iterator[tuple[ModuleThread, Port]]:
         port = Port(tmp_path / "w800.tty")
         assert port.until(b"\r\nready\r\n") == b"\r\nready\r\n"
         assert port.cmd(b"ATE0") == b"ATE0\r\n\r\nOK\r\n"
+        port.cmd(b"AT+CIPV6=0")  # no IPv6 URCs after the join's OK
         port.cmd(b'AT+CWJAP="lab","password"')
         try:
             yield mod, port

@@ -92,7 +92,7 @@ def test_err_code_under_syslog() -> None:
     h = Harness()
     mux(h)
     cmd(h, b"AT+SYSLOG=1\r\n", OK)
-    cmd(h, b"AT+CIPSERVER=1,70000\r\n", b"ERR CODE:0x01070000\r\n" + ERROR)
+    cmd(h, b"AT+CIPSERVER=1,70000\r\n", b"ERR CODE:0x01070001\r\n" + ERROR)
     h.check()
 
 

@@ -131,7 +131,8 @@ def test_join_reports_ipv6_addresses_when_enabled() -> None:
     out = h.join()
     assert out == (
         b'AT+CWJAP="lab","secret"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n'
-        b"WIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n" + OK
+        + OK
+        + b"WIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
     )
     h2 = Harness(ESP_AT)
     assert h2.join() == b'AT+CWJAP="lab","secret"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n' + OK
@@ -149,7 +150,11 @@ def test_cifsr_softap_and_station() -> None:
     h.send(b"AT+CWMODE=3\r\n")
     assert h.send(b"AT+CIFSR\r\n") == (
         b'AT+CIFSR\r\n+CIFSR:APIP,"192.168.4.1"\r\n'
-        b'+CIFSR:APMAC,"02:00:00:00:00:01"\r\n' + CIFSR_V4 + CIFSR_V6 + CIFSR_MAC + OK
+        b'+CIFSR:APMAC,"02:00:00:00:00:02"\r\n'  # the station's MAC + 1
+        + CIFSR_V4
+        + CIFSR_V6
+        + CIFSR_MAC
+        + OK
     )
 
 

@@ -7,6 +7,7 @@ import pytest
 from tests.harness import Harness
 from w800at.core.actions import SaveSettings
 from w800at.core.service_actions import SntpSync, SntpTime
+from w800at.profiles import ESP_AT, W800, Profile
 from w800at.runtime.sntp import SntpError
 
 OK = b"\r\nOK\r\n"
@@ -79,6 +80,60 @@ def test_enable_starts_a_sync_with_the_given_servers() -> None:
     assert time_q(h) == b"Tue Oct 19 17:47:56 2021"  # the spec's first example
     h.advance(10.25)
     assert time_q(h) == b"Tue Oct 19 17:48:06 2021"
+    h.check()
+
+
+@pytest.mark.parametrize("profile", [W800, ESP_AT])
+def test_time_updated_when_sntp_first_sets_the_clock(profile: Profile) -> None:
+    """Issue 12 item 12: ESP-AT prints +TIME_UPDATED when the first sync after
+    AT+CIPSNTPCFG (or power-on) sets the clock, not on the periodic re-syncs; the w800
+    dialect (WinnerMicro's pages have no such message) prints nothing."""
+    h = Harness(profile)
+    h.join()
+    h.send(b"ATE0\r\n")
+    h.take()
+    urc = b"+TIME_UPDATED\r\n" if profile.time_updated_urc else b""
+    assert h.send(b'AT+CIPSNTPCFG=1,8,"ntp.test"\r\nAT+CIPSNTPINTV=15\r\n') == OK + OK
+    (act,) = h.take(SntpSync)
+    assert h.complete(act, SntpError("no answer")) == b""  # a failure: no message
+    h.advance(15.0)
+    (act,) = h.take(SntpSync)
+    assert h.complete(act, SntpTime(T0, "ntp.test")) == urc
+    h.advance(15.0)
+    (act,) = h.take(SntpSync)
+    assert h.complete(act, SntpTime(T0 + 15, "ntp.test")) == b""  # a re-sync
+    assert h.send(b'AT+CIPSNTPCFG=1,0,"ntp.test"\r\n') == OK  # configured again
+    (act,) = h.take(SntpSync)
+    assert h.complete(act, SntpTime(T0 + 20, "ntp.test")) == urc
+    h.check()
+
+
+def test_systimestamp_esp_at() -> None:
+    """Issue 12 item 2: AT+SYSTIMESTAMP reads and sets the module clock (the one
+    AT+CIPSNTPTIME? shows); an SNTP sync sets it again."""
+    h = Harness(ESP_AT)
+    h.join()
+    h.send(b"ATE0\r\nAT+SYSLOG=1\r\n")
+    h.take()
+    h.advance(61.5)
+    assert h.send(b"AT+SYSTIMESTAMP?\r\n") == b"+SYSTIMESTAMP:61\r\n" + OK
+    assert h.send(b"AT+SYSTIMESTAMP=1565853509\r\n") == OK  # the doc's example
+    h.advance(2.25)
+    assert h.send(b"AT+SYSTIMESTAMP?\r\n") == b"+SYSTIMESTAMP:1565853511\r\n" + OK
+    assert h.send(b"AT+CIPSNTPTIME?\r\n") == (
+        b"+CIPSNTPTIME:Thu Aug 15 07:18:31 2019\r\n" + OK  # "2019-08-15 15:18:29" is UTC+8
+    )
+    h.send(b'AT+CIPSNTPCFG=1,0,"ntp.test"\r\n')
+    (act,) = h.take(SntpSync)
+    assert h.complete(act, SntpTime(T0, "ntp.test")) == b"+TIME_UPDATED\r\n"
+    assert h.send(b"AT+SYSTIMESTAMP?\r\n") == b"+SYSTIMESTAMP:%d\r\n" % T0 + OK
+    for line, code in (
+        (b"AT+SYSTIMESTAMP=-1", 0x01070000),
+        (b"AT+SYSTIMESTAMP=2147483648", 0x01070000),
+        (b'AT+SYSTIMESTAMP="1"', 0x01050000),
+        (b"AT+SYSTIMESTAMP=", 0x01060100),  # need 1, given 0
+    ):
+        assert h.send(line + b"\r\n") == b"ERR CODE:0x%08x\r\n" % code + ERROR, line
     h.check()
 
 

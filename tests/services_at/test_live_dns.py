@@ -152,3 +152,32 @@ def test_ip_literal_needs_no_dns_and_auto_query_shows_host_servers() -> None:
             )
 
     asyncio.run(main())
+
+
+def test_cipdomain_resolves_a_200_byte_name() -> None:
+    """Issue 12, item 8: AT+CIPSTART takes at most 64 bytes of host name and the spec
+    sends longer names to AT+CIPDOMAIN; a real query for a 200-byte name, byte-exact."""
+    from tests.services_at.test_engine_dns import long_name
+
+    name = long_name(200)
+    records = {**RECORDS, name: ["192.0.2.200", "2001:db8::200"]}
+
+    async def main() -> None:
+        with DnsResponder(records, host="127.0.0.2") as dns:
+            async with LiveModule(options=options(dns.port)) as mod:
+                await mod.join()
+                await mod.cmd(b'AT+CIPDNS=1,"127.0.0.2"', OK)
+                line = b'AT+CIPDOMAIN="%s"' % name.encode()
+                assert len(line) == 215
+                await mod.cmd(line, b'+CIPDOMAIN:"192.0.2.200"\r\n' + OK)
+                await mod.cmd(line + b",3", b'+CIPDOMAIN:"2001:db8::200"\r\n' + OK)
+                # one byte at a time, as a slow UART delivers it
+                for byte in line + b"\r\n":
+                    mod.send(bytes([byte]))
+                    await asyncio.sleep(0)
+                assert await mod.until(OK, ERROR) == (
+                    line + b'\r\n+CIPDOMAIN:"192.0.2.200"\r\n' + OK
+                )
+                assert asked(dns) == [(name, "A"), (name, "AAAA"), (name, "A")]
+
+    asyncio.run(main())

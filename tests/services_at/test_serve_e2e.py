@@ -29,8 +29,9 @@ sntp_port = {sntp}
 timeout = 2.0
 """
 JOIN = (
-    b'AT+CWJAP="lab","secret"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\nWIFI GOT IPv6 LL\r\n'
-    b"WIFI GOT IPv6 GL\r\n" + OK
+    b'AT+CWJAP="lab","secret"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n'
+    + OK
+    + b"WIFI GOT IPv6 LL\r\nWIFI GOT IPv6 GL\r\n"
 )
 
 Serve = Callable[..., ServeProcess]

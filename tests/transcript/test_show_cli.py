@@ -123,7 +123,7 @@ def test_trace_of_a_real_session(serve: Serve, tmp_path: Path) -> None:
         port.expect(READY)
         port.command(b"AT\r\n", b"AT\r\n" + OK)
         join = b'AT+CWJAP="lab","lab-secret"\r\n'
-        port.command(join, join + JOIN_OK + OK)
+        port.command(join, join + JOIN_OK)
         port.command(b"AT+CIPMUX=1\r\n", b"AT+CIPMUX=1\r\n" + OK)
         start = f'AT+CIPSTART=0,"TCP","127.0.0.1",{echo.port}\r\n'.encode()
         port.command(start, start + b"0,CONNECT\r\n" + OK)
@@ -150,9 +150,9 @@ def test_trace_of_a_real_session(serve: Serve, tmp_path: Path) -> None:
         ("module", "echo", 'AT+CWJAP="lab","lab-secret"'),
         ("module", "urc", "WIFI CONNECTED"),
         ("module", "urc", "WIFI GOT IP"),
+        ("module", "result", "OK"),
         ("module", "urc", "WIFI GOT IPv6 LL"),
         ("module", "urc", "WIFI GOT IPv6 GL"),
-        ("module", "result", "OK"),
         ("host", "cmd", "AT+CIPMUX=1"),
         ("module", "echo", "AT+CIPMUX=1"),
         ("module", "result", "OK"),
@@ -224,7 +224,7 @@ def test_trace_of_a_real_passthrough_session(serve: Serve, tmp_path: Path) -> No
         port = srv.connect()
         port.expect(READY)
         port.command(b"ATE0\r\n", b"ATE0\r\n" + OK)
-        port.command(b'AT+CWJAP="lab","lab-secret"\r\n', JOIN_OK + OK)
+        port.command(b'AT+CWJAP="lab","lab-secret"\r\n', JOIN_OK)
         port.command(b"AT+CIPMODE=1\r\n", OK)
         start = f'AT+CIPSTART="TCP","127.0.0.1",{echo.port}\r\n'.encode()
         port.command(start, b"CONNECT\r\n" + OK)
@@ -251,9 +251,9 @@ def test_trace_of_a_real_passthrough_session(serve: Serve, tmp_path: Path) -> No
         ("host", "cmd", 'AT+CWJAP="lab","lab-secret"'),
         ("module", "urc", "WIFI CONNECTED"),
         ("module", "urc", "WIFI GOT IP"),
+        ("module", "result", "OK"),
         ("module", "urc", "WIFI GOT IPv6 LL"),
         ("module", "urc", "WIFI GOT IPv6 GL"),
-        ("module", "result", "OK"),
         ("host", "cmd", "AT+CIPMODE=1"),
         ("module", "result", "OK"),
         ("host", "cmd", start.decode().removesuffix("\r\n")),

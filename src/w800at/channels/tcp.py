@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
 from collections.abc import Callable
 
 from ..log import get_logger
+from ..runtime.net_sockopts import is_ip_literal
 from .base import Channel, ChannelEvents
 
 log = get_logger("w800at.channel")
@@ -22,14 +22,6 @@ log = get_logger("w800at.channel")
 def format_hostport(host: str, port: int) -> str:
     """``host:port``, with IPv6 literals bracketed as in URLs."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -72,7 +64,8 @@ class SingleClientServer:
 
     async def listen(self, factory: Callable[[], asyncio.Protocol]) -> int:
         loop = asyncio.get_running_loop()
-        sock = _listening_socket(self.host, self.port) if _is_ip(self.host) else None
+        plain_ip = is_ip_literal(self.host) and "%" not in self.host and "[" not in self.host
+        sock = _listening_socket(self.host, self.port) if plain_ip else None
         if sock is None:  # a name: asyncio resolves it and binds every address
             self._server = await loop.create_server(factory, self.host, self.port)
         else:

@@ -7,12 +7,13 @@ handlers); `FEATURES` is the set a module is built from.  Handlers run in this o
 from __future__ import annotations
 
 from ..core.feature import FeatureSet
-from . import basic, connect, receive, send, server, services, ssl, wifi
+from . import basic, connect, receive, send, server, services, softap, ssl, wifi
 
 FEATURES = FeatureSet(
     (
         basic.FEATURE,
         wifi.FEATURE,
+        softap.FEATURE,
         services.FEATURE,
         server.FEATURE,
         ssl.FEATURE,

@@ -15,13 +15,14 @@ from dataclasses import replace
 
 from ..core import render
 from ..core.engine import Engine
-from ..core.errors import CommandError, ErrCode
+from ..core.errors import CommandError, ErrCode, count_ext
 from ..core.feature import Feature
 from ..core.links import Link, LinkState
 from ..core.net_actions import Connected, SetSockOpts
 from ..core.params import Any_, Args, Int, LinkId, Str, bind, retokenize
 from ..core.registry import Command, Task
 from ..core.settings import CIPDINFO, CIPMODE, CIPMUX, RECONNINTV
+from ..core.state import WifiState
 from .services import name_service
 from .ssl import tls_settings
 from .wifi import CIPV6
@@ -57,13 +58,13 @@ def _start(m: Engine, link_id: int, a: Args) -> Task:
         raise CommandError(ErrCode.EXEC_FAILED, f"{kind} needs AT+CIPV6=1")
     udp = kind.startswith("UDP")
     raw = [_raw(a, n) for n in _TAIL]
-    tail = bind(_UDP_TAIL if udp else _STREAM_TAIL, retokenize(raw))
+    tail = bind(_UDP_TAIL if udp else _STREAM_TAIL, retokenize(raw), first=a.index(_TAIL[0]))
     port = a.int("port")
     if port == 0 and not udp:
-        raise CommandError(ErrCode.PARAM_INVALID, "remote port 0")
+        raise a.error(ErrCode.PARAM_INVALID, "port", "remote port 0")
     mode = tail.opt_int("mode") if udp else None
     if mode and tail.opt_int("local_port") is None:
-        raise CommandError(ErrCode.PARAM_INVALID, "<mode> needs <local port>")
+        raise tail.error(ErrCode.PARAM_INVALID, "mode", "<mode> needs <local port>")
     link = Link(
         link_id,
         kind,
@@ -130,7 +131,7 @@ def _closeable(m: Engine, link_id: int) -> None:
 
 def _cipclose_x(m: Engine) -> Task:
     if m.links.multi:
-        raise CommandError(ErrCode.PARAM_COUNT, "multi-connection mode needs <link ID>")
+        raise CommandError(ErrCode.PARAM_COUNT, "multi mode needs <link ID>", count_ext(1, 0))
     _closeable(m, 0)
     return _close(m, [0])
 
@@ -149,10 +150,18 @@ def _cipclose_s(m: Engine, a: Args) -> Task:
 # --- state: AT+CIPSTATE?, AT+CIPSTATUS ------------------------------------------------
 
 
+#: the links AT+CIPSTATE? / AT+CIPSTATUS list: open ones, and those the peer closed
+#: while passive data is still unread (`LinkState.HELD`): the spec's AT+CIPRECVMODE note
+#: ("the buffered socket data still exists and the MCU can still read it ... CLOSED for
+#: this connection will never appear until ...") keeps the link until it is read or
+#: closed by the host, and the wire-format doc lists it "until the data is read"
+_LISTED = (LinkState.OPEN, LinkState.HELD)
+
+
 def _state_rows(m: Engine, label: str) -> bytes:
     rows = []
     for i, link in sorted(m.links.links.items()):
-        if link.state is not LinkState.OPEN:
+        if link.state not in _LISTED:
             continue
         rows.append(
             render.info(
@@ -172,15 +181,18 @@ def _cipstate_q(m: Engine) -> None:
     m.emit(_state_rows(m, "+CIPSTATE"))
 
 
-#: AT+CIPSTATUS codes (wire-format doc)
+#: AT+CIPSTATUS codes (wire-format doc); before any join: the dialect's
+#: ``cipstatus_idle`` (ESP-AT v2.4+: 1, the older table: 5)
 ST_GOT_IP, ST_LINKED, ST_CLOSED, ST_NO_WIFI = 2, 3, 4, 5
 
 
 def _cipstatus(m: Engine) -> None:
     table = m.links
-    if not m.station.has_ip:
+    if m.station.state is WifiState.NOT_STARTED:
+        code = m.profile.cipstatus_idle
+    elif not m.station.has_ip:
         code = ST_NO_WIFI
-    elif any(lk.state is LinkState.OPEN for lk in table.links.values()):
+    elif any(lk.state in _LISTED for lk in table.links.values()):
         code = ST_LINKED
     elif table.ever_linked:
         code = ST_CLOSED

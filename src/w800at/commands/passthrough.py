@@ -190,18 +190,41 @@ class PassthroughSink:
 class SendLSink:
     """AT+CIPSENDL (ESP-AT): host bytes are sent while they arrive; ``+++`` cancels.
 
-    Each chunk is one `Send` whose result comes back to a small background task; after
-    each result a ``+CIPSENDL:<sent>,<received>`` progress line is printed; the final
-    result follows the last one (or ``SEND CANCELLED`` after ``+++``).
+    AT+CIPSENDLCFG's ``<transmit size>``: once that many bytes are buffered they leave
+    at once, in blocks of that size, one `Send` each; fewer wait for the dialect's
+    passthrough interval (ESP-AT: 20 ms, AT+TRANSINTVL's default) or the end of the
+    data.  Each result comes back to a small background task.  ``<report size>``: a
+    ``+CIPSENDL:<had sent len>,<port recv len>`` line each time the bytes sent pass a
+    multiple of it ("set <report size> to 100, <had sent len> report sequence ... will
+    be (100, 200, 300, 400, ...)"), and a last one with the total once everything is
+    sent ("The final <had sent len> report is always equal to the data length that had
+    been sent out"); the final result follows it (or ``SEND CANCELLED`` after ``+++``,
+    and what was not sent yet is dropped).
     """
 
-    def __init__(self, m: Engine, link: Link, length: int, addr: tuple[str, int] | None) -> None:
+    FLUSH_KEY = ("cipsendl", "flush")
+
+    def __init__(
+        self,
+        m: Engine,
+        link: Link,
+        length: int,
+        addr: tuple[str, int] | None,
+        report_size: int,
+        transmit_size: int,
+    ) -> None:
         self.m = m
         self.link = link
         self.length = length
         self.addr = addr
+        self.report_size = report_size
+        self.transmit_size = transmit_size
         self.received = 0
         self.sent = 0
+        #: <had sent len> of the last progress line
+        self.reported = 0
+        self.parts: list[bytes] = []
+        self.size = 0
         self.failed = False
         self.in_flight = 0
         self.done = False
@@ -222,10 +245,34 @@ class SendLSink:
             data = data[:take]  # surplus after <length> is dropped (data mode ends)
         self.received += len(data)
         if data:
-            self.in_flight += 1
-            self.m.spawn(self._send(data), "cipsendl send")
+            self.parts.append(data)
+            self.size += len(data)
+            self._transmit(whole=False)
+            if self.size:
+                deadline = self.m.now + self.m.profile.passthrough_interval
+                self.m.set_timer(self.FLUSH_KEY, deadline, self._flush)
+            else:
+                self.m.cancel_timer(self.FLUSH_KEY)
         if self.received >= self.length:
             self._leave()
+
+    def _transmit(self, *, whole: bool) -> None:
+        """Send the buffered bytes in <transmit size> blocks (``whole``: the rest too)."""
+        step = self.transmit_size
+        if not self.size or (not whole and self.size < step):
+            return
+        data = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        count = len(data) if whole else len(data) - len(data) % step
+        rest = data[count:]
+        self.parts = [rest] if rest else []
+        self.size = len(rest)
+        for i in range(0, count, step):
+            self.in_flight += 1
+            self.m.spawn(self._send(data[i : min(i + step, count)]), "cipsendl send")
+
+    def _flush(self) -> None:
+        if not self.cancelled:
+            self._transmit(whole=True)
 
     def _send(self, data: bytes) -> Task:
         names = name_service(self.m) if self.addr is not None else None
@@ -235,13 +282,19 @@ class SendLSink:
             self.failed = True
         else:
             self.sent += len(data)
-        if not self.cancelled:
-            self.m.emit(render.sendl_progress(self.sent, self.received))
+            self.m.links.touch(self.link)
+        if not self.cancelled and self.sent // self.report_size > self.reported // self.report_size:
+            self._report()
         self._maybe_final()
         return None
 
+    def _report(self) -> None:
+        self.reported = self.sent
+        self.m.emit(render.sendl_progress(self.sent, self.received))
+
     def _cancel(self) -> None:
         self.cancelled = True
+        self.parts, self.size = [], 0  # not sent yet: never sent
         self._leave()
 
     def _leave(self) -> None:
@@ -249,6 +302,8 @@ class SendLSink:
             return
         self.done = True
         self.escape.cancel()
+        self.m.cancel_timer(self.FLUSH_KEY)
+        self._flush()
         self.m.leave_data_mode()
         self._maybe_final()
 
@@ -257,10 +312,12 @@ class SendLSink:
             return
         if self.cancelled:
             self.m.emit(render.SEND_CANCELLED)
-        elif self.failed or self.sent < self.length:
-            self.m.emit(render.SEND_FAIL)
         else:
-            self.m.emit(render.SEND_OK)
+            if self.sent != self.reported:
+                self._report()
+            self.m.emit(
+                render.SEND_FAIL if self.failed or self.sent < self.length else render.SEND_OK
+            )
         self.in_flight = -1  # the final result is printed once
 
 

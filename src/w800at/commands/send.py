@@ -9,6 +9,7 @@ to the runtime as one `Send` whose result decides ``SEND OK`` / ``SEND FAIL``.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from ..core import render
 from ..core.actions import Payload
@@ -19,7 +20,7 @@ from ..core.links import LinkState
 from ..core.net_actions import Send
 from ..core.params import Args, Int, LinkId, Param, Str
 from ..core.registry import Command, Final, Task
-from ..core.settings import CIPMODE
+from ..core.settings import CIPMODE, SettingDef, int_range
 from .passthrough import SendLSink, enter_passthrough
 from .services import name_service
 
@@ -50,12 +51,12 @@ def _target(m: Engine, a: Args) -> tuple[int, tuple[str, int] | None]:
     link = table.open_link(link_id)
     host, port = a.opt_str("remote_host"), a.opt_int("remote_port")
     if (host is None) != (port is None):
-        raise CommandError(ErrCode.PARAM_COUNT, "remote host and port go together")
+        raise a.count_error(a.index("remote_port") + 1, "remote host and port go together")
     if host is None or port is None:
         # UDP <mode> 1/2: the remote is now the sender the link followed (links.on_data)
         return link_id, (link.remote if link.udp and link.remote_changed else None)
     if not link.udp:
-        raise CommandError(ErrCode.PARAM_INVALID, "a remote per send is for UDP links")
+        raise a.error(ErrCode.PARAM_INVALID, "remote_host", "a remote per send is for UDP links")
     return link_id, (host, port)
 
 
@@ -96,9 +97,33 @@ def _cipsend_x(m: Engine) -> Final:
 def _cipsendl_s(m: Engine, a: Args) -> Final:
     link_id, addr = _target(m, a)
     link = m.links.open_link(link_id)
+    report, transmit = m.settings.get(SENDLCFG)
     m.emit(render.PROMPT)
-    SendLSink(m, link, a.int("length"), addr).start()
+    SendLSink(m, link, a.int("length"), addr, int(report), int(transmit)).start()
     return Final.NONE
+
+
+# --- AT+CIPSENDLCFG (ESP-AT, docs/en/AT_Command_Set/TCP-IP_AT_Commands.rst) -------------
+
+#: [<report size>, <transmit size>]: "Default: 1024. Range: [100,2^20]" and "Default:
+#: 2920. Range: [100,2920]".  Not saved: it is not among AT+SYSSTORE's commands.
+_SENDLCFG: Any = tuple[int_range(100, 2**20), int_range(100, 2920)]  # type: ignore[misc]
+#: [report size, transmit size]
+SENDLCFG = SettingDef("cipsendlcfg", [1024, 2920], "never", _SENDLCFG)
+_SENDLCFG_PARAMS = (Int("report_size", 100, 2**20), Int("transmit_size", 100, 2920, optional=True))
+
+
+def _sendlcfg_q(m: Engine) -> None:
+    report, transmit = m.settings.get(SENDLCFG)
+    m.emit(render.info("+CIPSENDLCFG", report, transmit))
+
+
+def _sendlcfg_s(m: Engine, a: Args) -> None:
+    """``AT+CIPSENDLCFG=<report size>[,<transmit size>]``: an omitted <transmit size>
+    keeps its value."""
+    _, transmit = m.settings.get(SENDLCFG)
+    new = a.int("transmit_size") if a.given("transmit_size") else transmit
+    m.settings.set(SENDLCFG, [a.int("report_size"), new])
 
 
 FEATURE = Feature(
@@ -123,6 +148,13 @@ FEATURE = Feature(
             params=_SENDL_PARAMS,
             summary="send long data in data mode (ESP-AT)",
         ),
+        Command(
+            "+CIPSENDLCFG",
+            query=_sendlcfg_q,
+            set=_sendlcfg_s,
+            params=_SENDLCFG_PARAMS,
+            summary="AT+CIPSENDL's report size and transmit block size (ESP-AT)",
+        ),
     ),
-    settings=(),
+    settings=(SENDLCFG,),
 )

@@ -18,6 +18,10 @@ server_bind``), resolved here and carried by the `Listen` action:
 - ``"station"``: the station's address (AT+CIPSTA / the host's own).
 - ``"all"``: every interface of the server's family (0.0.0.0 / ::).
 - an IP literal: exactly that address.
+
+While the SoftAP is on (AT+CWMODE=2/3) an IPv4 server also listens on ``[softap]
+host`` (the host address that stands for the SoftAP's IP; loopback by default, where
+it is usually the same socket), unless it already listens on every address.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ..core.params import Args, Int, Signature, Str
 from ..core.registry import Command, Task
 from ..core.settings import CIPSTO, MAXCONN
 from ..core.state import ServerState
+from .softap import softap_host
 from .wifi import CIPV6, addresses
 
 CIPSTO_MAX = 7200
@@ -94,7 +99,7 @@ def _start(m: Engine, a: Args) -> Task:
     port = a.opt_int("param2")
     port = DEFAULT_PORT if port is None else port
     if not 1 <= port <= 65535:
-        raise CommandError(ErrCode.PARAM_INVALID, f"port {port} out of [1,65535]")
+        raise a.error(ErrCode.PARAM_INVALID, "param2", f"port {port} out of [1,65535]")
     kind = a.opt_str("type") or "TCP"
     ca = a.opt_int("ca") or 0
     table = m.links
@@ -108,13 +113,16 @@ def _start(m: Engine, a: Args) -> Task:
 
 
 def _listen(m: Engine, table: LinkTable, port: int, kind: str, ca: int) -> Task:
-    host = bind_host(m, kind.endswith("v6"))
+    v6 = kind.endswith("v6")
+    host = bind_host(m, v6)
+    ap = softap_host(m)
+    also = (ap,) if ap and not v6 and ap != host and host != _ANY[False] else ()
     # Claimed before the runtime answers: a client accepted meanwhile is served, and a
     # second AT+CIPSERVER cannot slip in.
     state = ServerState(port, kind, ca)
     m.server = state
     table.server_started()
-    result = yield Listen(port, kind, bool(ca), host)
+    result = yield Listen(port, kind, bool(ca), host, also)
     if isinstance(result, BaseException):
         if m.server is state:
             m.server = None
@@ -127,10 +135,10 @@ def _listen(m: Engine, table: LinkTable, port: int, kind: str, ca: int) -> Task:
 def _stop(m: Engine, a: Args) -> None:
     # "When closing the server, parameters <"type"> and <CA enable> must be omitted."
     if a.given("type") or a.given("ca"):
-        raise CommandError(ErrCode.PARAM_COUNT, "closing takes no type or CA enable")
+        raise a.count_error(2, "closing takes no type or CA enable")
     close_all = a.opt_int("param2") or 0
     if a.given("param2") and close_all not in (0, 1):
-        raise CommandError(ErrCode.PARAM_INVALID, "<param2> must be 0 or 1 when closing")
+        raise a.error(ErrCode.PARAM_INVALID, "param2", "<param2> must be 0 or 1 when closing")
     if m.server is None:
         raise CommandError(ErrCode.OPERATION, "no server is running")
     stop_server(m)

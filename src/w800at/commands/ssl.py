@@ -22,12 +22,12 @@ from typing import Any
 
 from ..core import render
 from ..core.engine import Engine
-from ..core.errors import CommandError, ErrCode
+from ..core.errors import ErrCode
 from ..core.feature import Feature
 from ..core.net_actions import TlsSettings
 from ..core.params import Args, Int, LinkId, Signature, Str
 from ..core.registry import Command
-from ..core.settings import SettingDef
+from ..core.settings import SettingDef, int_range, text
 from ..profiles import Profile
 
 
@@ -36,21 +36,29 @@ def _per_link(blank: Any) -> Callable[[Profile], list[Any]]:
     return lambda p: [copy.deepcopy(blank) for _ in range(p.max_links)]
 
 
-#: [auth_mode, pki_number, ca_number] per link
-SSL_CONF = SettingDef("cipsslcconf", _per_link([0, 0, 0]), "sysstore")
-SSL_CN = SettingDef("cipsslccn", _per_link(""), "never")
-SSL_SNI = SettingDef("cipsslcsni", _per_link(""), "never")
-#: ALPN protocol names per link
-SSL_ALPN = SettingDef("cipsslcalpn", _per_link([]), "never")
-#: [psk, hint] per link
-SSL_PSK = SettingDef("cipsslcpsk", _per_link(["", ""]), "never")
-
 #: AT+CIPSSLCCN / AT+CIPSSLCSNI: "The maximum length ... is 64 bytes."
 NAME_MAX = 64
 #: AT+CIPSSLCPSK: "<psk> ... maximum length: 32", "<hint> ... maximum length: 32"
 PSK_MAX = 32
 #: AT+CIPSSLCALPN: "<counts> ... Range: [0,5]"
 ALPN_MAX = 5
+
+# the value types (one entry per link; `_rows` pads or cuts a saved list to the dialect)
+_AUTH: Any = int_range(0, 3)
+_SLOT: Any = int_range(0)
+_NAME: Any = text(NAME_MAX)
+_PSK: Any = text(PSK_MAX)
+
+#: [auth_mode, pki_number, ca_number] per link
+SSL_CONF = SettingDef(
+    "cipsslcconf", _per_link([0, 0, 0]), "sysstore", list[tuple[_AUTH, _SLOT, _SLOT]]
+)
+SSL_CN = SettingDef("cipsslccn", _per_link(""), "never", list[_NAME])
+SSL_SNI = SettingDef("cipsslcsni", _per_link(""), "never", list[_NAME])
+#: ALPN protocol names per link
+SSL_ALPN = SettingDef("cipsslcalpn", _per_link([]), "never", list[list[str]])
+#: [psk, hint] per link
+SSL_PSK = SettingDef("cipsslcpsk", _per_link(["", ""]), "never", list[tuple[_PSK, _PSK]])
 
 
 def _rows(m: Engine, setting: SettingDef, blank: Any) -> list[Any]:
@@ -152,10 +160,12 @@ def _alpn_s(m: Engine, a: Args) -> None:
     count = a.int("counts")
     given = [a.given(f"alpn{i}") for i in range(ALPN_MAX)]
     if given != [i < count for i in range(ALPN_MAX)]:
-        raise CommandError(ErrCode.PARAM_COUNT, f"<counts>={count} but other ALPN strings given")
+        need = a.index("counts") + 1 + count
+        raise a.count_error(need, f"<counts>={count} but other ALPN strings given")
     names = [a.str(f"alpn{i}") for i in range(count)]
-    if any(not n for n in names):
-        raise CommandError(ErrCode.PARAM_INVALID, "an ALPN protocol name cannot be empty")
+    for i, n in enumerate(names):
+        if not n:
+            raise a.error(ErrCode.PARAM_INVALID, f"alpn{i}", "an ALPN protocol name is empty")
     _update(m, a, SSL_ALPN, list, names)
 
 

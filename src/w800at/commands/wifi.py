@@ -1,5 +1,6 @@
-"""The simulated Wi-Fi station: AT+CWMODE, AT+CWJAP, AT+CWQAP, AT+CWLAP, AT+CWSTATE,
-AT+CIPSTA, AT+CIPSTAMAC, AT+CIFSR, AT+CWAUTOCONN, AT+CWHOSTNAME, AT+CWDHCP, AT+CIPV6.
+"""The simulated Wi-Fi station: AT+CWMODE, AT+CWJAP, AT+CWQAP, AT+CWLAP, AT+CWLAPOPT,
+AT+CWSTATE, AT+CIPSTA, AT+CIPSTAMAC, AT+CWAUTOCONN, AT+CWHOSTNAME, AT+CWDHCP, AT+CIPV6.
+(The SoftAP and AT+CIFSR, which lists both interfaces: ``softap.py``.)
 
 Access points come from the configuration; with none configured any SSID joins with
 any password.  Once "joined", the station's addresses are the host's own (or those
@@ -10,9 +11,10 @@ vanishes (or changes its password) under the station takes the same path as any 
 loss of the network (``WIFI DISCONNECT``, every feature's ``on_wifi_down``: links
 ``CLOSED``), then AT+CWAUTOCONN=1 rejoins the saved AP every `Profile.reconnect_interval`
 seconds until it is back (nothing printed for attempts that fail; ``WIFI CONNECTED``,
-``WIFI GOT IP`` once one succeeds).  Joins can be made to fail (`NextJoin`): ``timeout``
-and ``no_dhcp`` take the join's ``<jap_timeout>`` (default 15 s) and answer
-``+CWJAP:1``; ``no_dhcp`` first says ``WIFI CONNECTED`` and leaves the station
+``WIFI GOT IP`` once one succeeds).  Joins can be made to fail (`NextJoin`): the join
+ends in ``ERROR`` as any failed join (with ``+CWJAP:<code>`` first in the esp-at
+dialect); ``timeout`` and ``no_dhcp`` take the join's ``<jap_timeout>`` (default 15 s)
+and their code is 1; ``no_dhcp`` first says ``WIFI CONNECTED`` and leaves the station
 associated without an address (AT+CWSTATE? 1).  New addresses from the network
 (`StationChange`) are announced with ``WIFI GOT IP``; TCP and SSL links bound to the old
 IPv4 address end (``CLOSED``), as lwIP aborts them; UDP links stay.
@@ -20,19 +22,24 @@ IPv4 address end (``CLOSED``), as lwIP aborts them; UDP links stay.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
+
+from annotated_types import MaxLen
+from typing_extensions import TypedDict  # pydantic needs it before Python 3.12
 
 from ..core import render
 from ..core.actions import Sleep
 from ..core.engine import Engine
 from ..core.errors import CommandError, ErrCode
 from ..core.feature import Feature
-from ..core.params import Args, Int, Str
+from ..core.params import Args, Int, Signature, Str
 from ..core.registry import Command, Final, Task
-from ..core.settings import SettingDef
+from ..core.settings import FLAG, SettingDef, int_range, ipv4_text, mac_text, text
 from ..core.state import AccessPoint, Station, StationAddresses, WifiState
 from ..core.world import (
     ApAppear,
@@ -45,18 +52,27 @@ from ..core.world import (
     WorldEvent,
 )
 
-CWMODE = SettingDef("cwmode", 1)
-AUTOCONN = SettingDef("cwautoconn", 1, "always")
-#: {"ssid":..., "password":..., "bssid":...} last joined
-JOIN = SettingDef("wifi_join", None)
-HOSTNAME = SettingDef("hostname", lambda p: p.hostname)
-DHCP = SettingDef("cwdhcp", 3)
-STATIC_IP = SettingDef("cipsta_static", None)  # [ip, gateway, netmask] or None
-STA_MAC = SettingDef("cipsta_mac", None)  # None: the configured/host MAC
-CIPV6 = SettingDef("cipv6", lambda p: p.cipv6_default)
 
-#: the SoftAP's address (AT+CWMODE=2/3); the SoftAP itself is not simulated
-SOFTAP_IP = "192.168.4.1"
+class JoinRecord(TypedDict):
+    """The AP last joined (AT+CWJAP's parameters); ``bssid`` "" when none was given."""
+
+    ssid: Annotated[str, MaxLen(32)]
+    password: Annotated[str, MaxLen(64)]
+    bssid: Annotated[str, MaxLen(17)]
+
+
+CWMODE = SettingDef("cwmode", 1, type=int_range(0, 3))
+AUTOCONN = SettingDef("cwautoconn", 1, "always", FLAG)
+JOIN = SettingDef("wifi_join", None, type=JoinRecord | None)
+HOSTNAME = SettingDef("hostname", lambda p: p.hostname, type=text(32))
+DHCP = SettingDef("cwdhcp", 3, type=int_range(0, 3))
+#: [ip, gateway, netmask] or None
+STATIC_IP = SettingDef("cipsta_static", None, type=tuple[ipv4_text, ipv4_text, ipv4_text] | None)
+STA_MAC = SettingDef("cipsta_mac", None, type=mac_text | None)  # None: the configured/host MAC
+CIPV6 = SettingDef("cipv6", lambda p: p.cipv6_default, type=FLAG)
+
+#: a MAC address as the AT commands take it (hex digits in either case)
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
 
 #: AT+CWJAP failure codes (wire-format doc)
 JAP_TIMEOUT, JAP_WRONG_PASSWORD, JAP_NO_AP, JAP_FAILED = 1, 2, 3, 4
@@ -118,10 +134,16 @@ def join(
     report: bool = True,
     timeout: float | None = None,
 ) -> Task:
-    """Associate, then DHCP.  Returns None on success or FAIL; ``report``: print the
-    ``+CWJAP:<code>`` line of a failure (AT+CWJAP does; the boot-time auto-join does not,
-    there is no command for such a line to answer).  ``timeout``: AT+CWJAP's
-    ``<jap_timeout>``, how long a join the network does not answer waits."""
+    """Associate, then DHCP.  ``report``: this is AT+CWJAP (the boot-time auto-join and
+    the auto-reconnect are not: no command for their lines to answer).  ``timeout``:
+    AT+CWJAP's ``<jap_timeout>``, how long a join the network does not answer waits.
+
+    A failure ends in ``ERROR`` (ESP-AT v2.x/v3.x; ``FAIL`` was the old ESP8266 AT
+    1.x ending), preceded in dialects that print it by ``+CWJAP:<code>``.  On success
+    the join answers ``WIFI CONNECTED``, ``WIFI GOT IP`` and ``OK`` ("OK means that the
+    IPv4 network is ready"), then the IPv6 URCs (ESP-AT documents them as
+    ``[WIFI GOT IPv6 LL]`` / ``[WIFI GOT IPv6 GL]`` after OK); so the task writes its
+    own OK and returns `Final.NONE`."""
     _drop_station(m)
     station, attempt = m.station, m.station.attempt
     m.station.state = WifiState.CONNECTING
@@ -134,7 +156,7 @@ def join(
     )
     yield Sleep(wait if outcome is JoinOutcome.TIMEOUT else m.profile.join_time)
     if _cancelled(m, station, attempt):
-        return Final.FAIL
+        raise CommandError(ErrCode.EXEC_FAILED, f"join of {ssid!r} overtaken")
     ap = find_ap(m, ssid)
     code: int | None = None
     if outcome is not None and outcome is not JoinOutcome.NO_DHCP:
@@ -147,22 +169,22 @@ def join(
         code = JAP_WRONG_PASSWORD
     if code is not None or ap is None:
         m.station.state = WifiState.DISCONNECTED
-        if report:
-            m.emit(render.info("+CWJAP", code if code is not None else JAP_NO_AP))
-        return Final.FAIL
+        if report and m.profile.cwjap_fail_code:
+            m.emit(render.info("+CWJAP", code))
+        raise CommandError(ErrCode.EXEC_FAILED, f"join of {ssid!r} failed: code {code}")
     m.station.state = WifiState.CONNECTED_NO_IP
     m.station.ap = ap
     m.emit(render.WIFI_CONNECTED)
     if outcome is JoinOutcome.NO_DHCP:  # associated, but no lease ever comes
         yield Sleep(wait)
         if _cancelled(m, station, attempt):
-            return Final.FAIL
-        if report:
+            raise CommandError(ErrCode.EXEC_FAILED, f"join of {ssid!r} overtaken")
+        if report and m.profile.cwjap_fail_code:
             m.emit(render.info("+CWJAP", JAP_TIMEOUT))
-        return Final.FAIL
+        raise CommandError(ErrCode.EXEC_FAILED, f"join of {ssid!r}: no address by DHCP")
     yield Sleep(m.profile.dhcp_time)
     if _cancelled(m, station, attempt):  # left meanwhile
-        return Final.FAIL
+        raise CommandError(ErrCode.EXEC_FAILED, f"join of {ssid!r} overtaken")
     addr = addresses(m)
     has_v6 = bool(m.settings.int(CIPV6) and ap.ipv6)
     if not has_v6:  # no IPv6 from this AP: AT+CIPSTA?/AT+CIFSR must not show any
@@ -170,13 +192,16 @@ def join(
     m.station.addr = addr
     m.station.state = WifiState.GOT_IP
     m.emit(render.WIFI_GOT_IP)
+    m.settings.set(JOIN, {"ssid": ssid, "password": password, "bssid": bssid or ""})
+    if report:
+        m.save_if_dirty()
+        m.emit(render.OK)
     if has_v6:
         if addr.ip6_ll:
             m.emit(render.WIFI_GOT_IP6_LL)
         if addr.ip6_gl:
             m.emit(render.WIFI_GOT_IP6_GL)
-    m.settings.set(JOIN, {"ssid": ssid, "password": password, "bssid": bssid or ""})
-    return None
+    return Final.NONE
 
 
 # --- AT+CWMODE ---------------------------------------------------------------------
@@ -203,12 +228,16 @@ def _need_station(m: Engine) -> None:
 
 def _cwjap_s(m: Engine, a: Args) -> Task:
     _need_station(m)
+    bssid = a.opt_str("bssid") or None
+    if bssid is not None and not _MAC.fullmatch(bssid):
+        # checked before the join starts: a bad parameter leaves the current AP alone
+        raise a.error(ErrCode.PARAM_INVALID, "bssid", f"bssid {bssid!r} is not a MAC address")
     timeout = a.opt_int("jap_timeout")
     return join(
         m,
         a.str("ssid"),
         a.str("pwd"),
-        a.opt_str("bssid"),
+        bssid,
         timeout=float(timeout) if timeout is not None else None,
     )
 
@@ -253,20 +282,132 @@ def _visible_aps(m: Engine) -> list[AccessPoint]:
     return aps
 
 
-def _cwlap(m: Engine, ssid: str | None = None) -> Task:
+# AT+CWLAPOPT (not saved: it is not among AT+SYSSTORE's commands in either dialect).
+# The value: [sort, print mask, rssi filter, authmode mask]; None: the defaults.
+#: <rssi filter> "Default: -100. Range: [-100,40]"; <authmode mask> "Default: 0xFFFF"
+RSSI_MIN, RSSI_MAX, AUTHMODE_ALL = -100, 40, 0xFFFF
+_LAPOPT: Any = tuple[  # type: ignore[misc]
+    FLAG, int_range(0, 0x7FF), int_range(RSSI_MIN, RSSI_MAX), int_range(0, AUTHMODE_ALL)
+]
+#: [sort, print mask, rssi filter, authmode mask]; None: the defaults
+LAPOPT = SettingDef("cwlapopt", None, "never", _LAPOPT | None)
+
+
+def _lapopt(m: Engine) -> tuple[int, int, int, int]:
+    v = m.settings.get(LAPOPT)
+    if v is None:
+        return 0, (1 << len(m.profile.cwlap_fields)) - 1, RSSI_MIN, AUTHMODE_ALL
+    sort, mask, rssi, auth = v
+    return int(sort), int(mask), int(rssi), int(auth)
+
+
+@functools.cache
+def _lapopt_params(fields: int, sort: bool) -> Signature:
+    tail = (
+        Int("mask", 0, (1 << fields) - 1),
+        Int("rssi", RSSI_MIN, RSSI_MAX, optional=True),
+        Int("authmode", 0, AUTHMODE_ALL, optional=True),
+    )
+    return (Int("sort", 0, 1), *tail) if sort else tail
+
+
+def _lapopt_signature(m: Engine) -> Signature:
+    """ESP-AT: ``AT+CWLAPOPT=<sort_enable>,<print mask>[,<rssi filter>][,<authmode
+    mask>]``; WinnerMicro's W800: ``AT+CWLAPOPT=<print mask>[,...]`` (Profile)."""
+    p = m.profile
+    return _lapopt_params(len(p.cwlap_fields), p.cwlapopt_sort)
+
+
+def _lapopt_s(m: Engine, a: Args) -> None:
+    """An omitted <rssi filter> / <authmode mask> is its default again."""
+    m.settings.set(
+        LAPOPT,
+        [
+            a.opt_int("sort") or 0,
+            a.int("mask"),
+            a.int("rssi") if a.given("rssi") else RSSI_MIN,
+            a.int("authmode") if a.given("authmode") else AUTHMODE_ALL,
+        ],
+    )
+
+
+#: <pairwise_cipher>, <group_cipher> of an AP by its <ecn> (0 None, 1 WEP40, 2 WEP104,
+#: 3 TKIP, 4 CCMP, 7 unknown/SMS4): what scans of such APs show in ESP-AT captures
+_CIPHERS = {0: (0, 0), 1: (1, 1), 2: (3, 3), 3: (4, 4), 4: (4, 4), 5: (4, 4), 6: (4, 4), 7: (4, 4)}
+
+
+def _ciphers(ap: AccessPoint) -> tuple[int, int]:
+    if ap.ecn == 1 and ap.password is not None and len(ap.password) in (13, 26):
+        return 2, 2  # a 104-bit WEP key
+    return _CIPHERS.get(ap.ecn, (7, 7))  # 8 WAPI_PSK: SMS4, "unknown" to ESP-AT
+
+
+def _cwlap_row(m: Engine, ap: AccessPoint, mask: int) -> bytes:
+    pairwise, group = _ciphers(ap)
+    values: dict[str, object] = {
+        "ecn": ap.ecn,
+        "ssid": render.q(ap.ssid),
+        "rssi": ap.rssi,
+        "mac": render.q(ap.bssid),
+        "channel": ap.channel,
+        # "frequency offset (reserved item)", "frequency calibration value (reserved
+        # item)": ESP32 AT prints -1 for both
+        "freq_offset": -1,
+        "freqcal_val": -1,
+        "pairwise_cipher": pairwise,
+        "group_cipher": group,
+        "bgn": m.profile.cwlap_bgn,
+        "wps": 0,
+    }
+    fields = m.profile.cwlap_fields
+    return render.cwlap(values[f] for i, f in enumerate(fields) if mask >> i & 1)
+
+
+def _cwlap(
+    m: Engine, ssid: str | None = None, mac: str | None = None, channel: int | None = None
+) -> Task:
+    """The visible APs that pass AT+CWLAP's filters and AT+CWLAPOPT's <rssi filter> and
+    <authmode mask>, sorted by RSSI (strongest first) when <sort_enable> is 1."""
     _need_station(m)
     yield Sleep(m.profile.join_time)
-    rows = [
-        render.cwlap(ap.ecn, ap.ssid, ap.rssi, ap.bssid, ap.channel)
+    sort, mask, rssi_min, auth = _lapopt(m)
+    aps = [
+        ap
         for ap in _visible_aps(m)
-        if ssid is None or ap.ssid == ssid
+        if (ssid is None or ap.ssid == ssid)
+        and (mac is None or ap.bssid.lower() == mac)
+        and (channel is None or ap.channel == channel)
+        and ap.rssi >= rssi_min
+        and auth >> ap.ecn & 1
     ]
-    m.emit(b"".join(rows))
+    if sort:
+        aps.sort(key=lambda ap: -ap.rssi)
+    m.emit(b"".join(_cwlap_row(m, ap, mask) for ap in aps))
     return None
 
 
+#: AT+CWLAP=[<ssid>,<mac>,<channel>,<scan_type>,<scan_time_min>,<scan_time_max>] (ESP-AT
+#: and WinnerMicro's W800 page alike): "<scan_type> 0: active scan 1: passive scan",
+#: "<scan_time_min>/<scan_time_max> ... Range [0,1500]" (ms per channel; the simulated
+#: scan takes its fixed time, so they only have to be valid)
+_CWLAP_PARAMS = (
+    Str("ssid", 32, optional=True),
+    Str("mac", 17, optional=True),
+    Int("channel", 1, 14, optional=True),
+    Int("scan_type", 0, 1, optional=True),
+    Int("scan_time_min", 0, 1500, optional=True),
+    Int("scan_time_max", 0, 1500, optional=True),
+)
+
+
 def _cwlap_s(m: Engine, a: Args) -> Task:
-    return _cwlap(m, a.str("ssid"))
+    if not any(a.given(p.name) for p in _CWLAP_PARAMS):
+        raise a.count_error(1, "AT+CWLAP= without any parameter")
+    mac = a.opt_str("mac") or None
+    if mac is not None and not _MAC.fullmatch(mac):
+        raise a.error(ErrCode.PARAM_INVALID, "mac", f"mac {mac!r} is not a MAC address")
+    ssid = a.opt_str("ssid") if a.given("ssid") else None
+    return _cwlap(m, ssid, mac.lower() if mac else None, a.opt_int("channel"))
 
 
 def _cwstate_q(m: Engine) -> None:
@@ -282,12 +423,13 @@ def _cwstate_q(m: Engine) -> None:
 # --- addresses: AT+CIPSTA, AT+CIPSTAMAC, AT+CIFSR -----------------------------------
 
 
-def _current(m: Engine) -> StationAddresses:
+def current_addresses(m: Engine) -> StationAddresses:
+    """The station interface's addresses now (no IP before a join)."""
     return m.station.addr if m.station.addr is not None else StationAddresses(mac=addresses(m).mac)
 
 
 def _cipsta_q(m: Engine) -> None:
-    addr = _current(m)
+    addr = current_addresses(m)
     out = [
         render.cipsta("ip", addr.ip),
         render.cipsta("gateway", addr.gateway),
@@ -301,7 +443,7 @@ def _cipsta_q(m: Engine) -> None:
     m.emit(b"".join(out))
 
 
-def _ipv4(text: str, what: str) -> str:
+def ipv4(text: str, what: str) -> str:
     try:
         return str(ipaddress.IPv4Address(text))
     except ValueError:
@@ -309,9 +451,9 @@ def _ipv4(text: str, what: str) -> str:
 
 
 def _cipsta_s(m: Engine, a: Args) -> None:
-    ip = _ipv4(a.str("ip"), "ip")
-    gw = _ipv4(a.opt_str("gateway") or m.options.addresses.gateway, "gateway")
-    mask = _ipv4(a.opt_str("netmask") or m.options.addresses.netmask, "netmask")
+    ip = a.check("ip", ipv4, a.str("ip"), "ip")
+    gw = a.check("gateway", ipv4, a.opt_str("gateway") or m.options.addresses.gateway, "gateway")
+    mask = a.check("netmask", ipv4, a.opt_str("netmask") or m.options.addresses.netmask, "netmask")
     m.settings.set(STATIC_IP, [ip, gw, mask])
     m.settings.set(DHCP, m.settings.int(DHCP) & ~1)
     if m.station.addr is not None:
@@ -319,42 +461,23 @@ def _cipsta_s(m: Engine, a: Args) -> None:
 
 
 def _mac_q(m: Engine) -> None:
-    m.emit(render.info("+CIPSTAMAC", render.q(_current(m).mac)))
+    m.emit(render.info("+CIPSTAMAC", render.q(current_addresses(m).mac)))
+
+
+def parse_mac(text: str) -> str:
+    """A MAC address the module can take (AT+CIPSTAMAC, AT+CIPAPMAC): "Bit 0 of the MAC
+    address CANNOT be 1 ... FF:FF:FF:FF:FF:FF and 00:00:00:00:00:00 are invalid"."""
+    mac = text.lower()
+    if not _MAC.fullmatch(mac) or int(mac[:2], 16) & 1 or mac == "00:00:00:00:00:00":
+        raise CommandError(ErrCode.PARAM_INVALID, f"bad MAC {text!r}")
+    return mac
 
 
 def _mac_s(m: Engine, a: Args) -> None:
-    mac = a.str("mac").lower()
-    parts = mac.split(":")
-    if (
-        len(parts) != 6
-        or any(len(p) != 2 or not all(c in "0123456789abcdef" for c in p) for p in parts)
-        or int(parts[0], 16) & 1
-    ):
-        raise CommandError(ErrCode.PARAM_INVALID, f"bad MAC {mac!r}")
+    mac = parse_mac(a.str("mac"))
     m.settings.set(STA_MAC, mac)
-
-
-def _cifsr(m: Engine) -> None:
-    out = []
-    mode = m.settings.int(CWMODE)
-    if mode in (2, 3):
-        out.append(render.cifsr("APIP", SOFTAP_IP))
-        out.append(render.cifsr("APMAC", _ap_mac(addresses(m).mac)))
-    if mode in (1, 3):
-        addr = _current(m)
-        out.append(render.cifsr("STAIP", addr.ip))
-        if m.settings.int(CIPV6):
-            if addr.ip6_ll:
-                out.append(render.cifsr("STAIP6LL", addr.ip6_ll))
-            if addr.ip6_gl:
-                out.append(render.cifsr("STAIP6GL", addr.ip6_gl))
-        out.append(render.cifsr("STAMAC", addr.mac))
-    m.emit(b"".join(out))
-
-
-def _ap_mac(sta_mac: str) -> str:
-    first = int(sta_mac[:2], 16) | 0x02
-    return f"{first:02x}{sta_mac[2:]}"
+    if m.station.addr is not None:  # joined: the interface has the new address now
+        m.station.addr = replace(m.station.addr, mac=mac)
 
 
 # --- AT+CWAUTOCONN, AT+CWHOSTNAME, AT+CWDHCP, AT+CIPV6 -------------------------------
@@ -433,11 +556,15 @@ def _reconnect(m: Engine, station: Station, saved: dict[str, Any]) -> Task:
         yield Sleep(m.profile.reconnect_interval)
         if m.station is not station or station.attempt != mark:
             return None  # the host (or a reboot) took over
-        result = yield from join(
-            m, saved["ssid"], saved["password"], saved["bssid"] or None, report=False
-        )
-        if result is None or m.station is not station or station.attempt != mark + 1:
-            return None  # joined, or overtaken while trying
+        try:
+            yield from join(
+                m, saved["ssid"], saved["password"], saved["bssid"] or None, report=False
+            )
+        except CommandError:  # failed (nothing printed) or overtaken
+            if m.station is not station or station.attempt != mark + 1:
+                return None  # overtaken while trying
+        else:
+            return None  # joined
 
 
 def _set_aps(m: Engine, aps: list[AccessPoint]) -> None:
@@ -580,8 +707,14 @@ FEATURE = Feature(
             "+CWLAP",
             execute=_cwlap,
             set=_cwlap_s,
-            params=(Str("ssid", 32),),
-            summary="list access points",
+            params=_CWLAP_PARAMS,
+            summary="list access points (filters: SSID, BSSID, channel)",
+        ),
+        Command(
+            "+CWLAPOPT",
+            set=_lapopt_s,
+            params=_lapopt_signature,
+            summary="AT+CWLAP: sort by RSSI (esp-at), fields shown, RSSI and auth filters",
         ),
         Command("+CWSTATE", query=_cwstate_q, summary="station state"),
         Command(
@@ -602,7 +735,6 @@ FEATURE = Feature(
             params=(Str("mac", 17),),
             summary="station MAC address",
         ),
-        Command("+CIFSR", execute=_cifsr, summary="local IP and MAC addresses"),
         Command(
             "+CWAUTOCONN",
             query=_autoconn_q,
@@ -632,7 +764,7 @@ FEATURE = Feature(
             summary="enable IPv6 (TCPv6/UDPv6/SSLv6, ping6, DNS6)",
         ),
     ),
-    settings=(CWMODE, AUTOCONN, JOIN, HOSTNAME, DHCP, STATIC_IP, STA_MAC, CIPV6),
+    settings=(CWMODE, AUTOCONN, JOIN, HOSTNAME, DHCP, STATIC_IP, STA_MAC, CIPV6, LAPOPT),
     on_boot=_autojoin,
     on_world=_on_world,
 )

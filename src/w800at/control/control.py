@@ -377,7 +377,7 @@ class Control:
         ap = AccessPoint(
             ssid=req.ssid,
             password=req.password,
-            bssid=req.bssid,
+            bssid=req.bssid or "",  # "": derived from the SSID, as for a configured AP
             channel=req.channel,
             rssi=req.rssi,
             ecn=req.ecn,

@@ -158,7 +158,7 @@ class ApAdd(Model):
     password: Annotated[str, Field(max_length=64)] | None = Field(
         None, description="none: any password joins"
     )
-    bssid: Mac = "02:00:00:00:00:01"
+    bssid: Mac | None = Field(None, description="none: its own, derived from the SSID")
     channel: Annotated[int, Field(ge=1, le=14)] = 6
     rssi: Annotated[int, Field(ge=-100, le=0)] = -45
     ecn: Annotated[int, Field(ge=0, le=8)] = 3

@@ -37,8 +37,10 @@ that fires is written to the trace (``rule ...``) and the event stream (``rule``
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -169,6 +171,21 @@ def parse_scenario(source: str | bytes | dict[str, Any], where: str = "scenario"
     except ScenarioError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
     return scenario
+
+
+def read_scenario(source: Scenario | str | bytes | dict[str, Any] | os.PathLike[str]) -> Scenario:
+    """A scenario from a file (a `pathlib.Path` or any ``os.PathLike``), TOML text, its
+    data, or one parsed already; `ScenarioError` (one line, naming the file) if not."""
+    if isinstance(source, Scenario):
+        return source
+    if isinstance(source, os.PathLike):
+        path = Path(source)
+        try:
+            text = path.read_bytes()
+        except OSError as exc:
+            raise ScenarioError(f"{path}: {exc.strerror or exc}") from None
+        return parse_scenario(text, str(path))
+    return parse_scenario(source)
 
 
 def _where(exc: ValidationError) -> str:

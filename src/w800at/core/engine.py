@@ -241,10 +241,15 @@ class Engine:
 
     # --- link events (the runtime's sockets report here, each with the time)
 
-    def link_data(self, link_id: int, data: bytes, addr: Addr, now: float) -> None:
-        """Bytes (TCP/SSL) or one datagram (UDP) arrived on a link from ``addr``."""
+    def link_data(
+        self, link_id: int, data: bytes, addr: Addr, now: float, wire: int | None = None
+    ) -> None:
+        """Bytes (TCP/SSL) or one datagram (UDP) arrived on a link from ``addr``.
+
+        ``wire``: on an SSL link, the TLS bytes that ``data`` (the plaintext) cost on the
+        wire; passive mode counts those (`LinkTable.visible`)."""
         self.now = now
-        self.links.on_data(link_id, data, addr)
+        self.links.on_data(link_id, data, addr, None, wire)
 
     def link_closed(self, link_id: int, reason: str, now: float) -> None:
         """The peer closed or reset the link, or it failed."""
@@ -479,25 +484,27 @@ class Engine:
         cmd = self.features.commands.get(name)
         if cmd is None or name in self.profile.unsupported:
             raise CommandError(ErrCode.UNSUPPORTED, f"unknown command AT{name}")
+        # a known command in a form it does not have: "operation type" (esp_at_core.h's
+        # ESP_AT_SUB_CMD_OP_ERROR), not "unsupported command"
         if rest == "":
             handler = cmd.execute
             if handler is None:
-                raise CommandError(ErrCode.UNSUPPORTED, f"AT{name} has no execute form")
+                raise CommandError(ErrCode.OPERATION, f"AT{name} has no execute form")
             self._need_ip(cmd.needs_ip)
             return handler(self)
         if rest == "?":
             if cmd.query is None:
-                raise CommandError(ErrCode.UNSUPPORTED, f"AT{name} has no query form")
+                raise CommandError(ErrCode.OPERATION, f"AT{name} has no query form")
             return cmd.query(self)
         if rest == "=?":
             if cmd.test is not None:
                 return cmd.test(self)
             if cmd.set is None:
-                raise CommandError(ErrCode.UNSUPPORTED, f"AT{name} has no test form")
+                raise CommandError(ErrCode.OPERATION, f"AT{name} has no test form")
             return None
         if rest.startswith("="):
             if cmd.set is None:
-                raise CommandError(ErrCode.UNSUPPORTED, f"AT{name} has no set form")
+                raise CommandError(ErrCode.OPERATION, f"AT{name} has no set form")
             args = self._bind(name, rest, cmd.signature(self))
             self._need_ip(cmd.needs_ip)
             return cmd.set(self, args)
@@ -526,7 +533,7 @@ class Engine:
     def _error(self, exc: CommandError) -> None:
         log.info("ERROR %s: %s", exc.code.name, exc.why or exc.code.name)
         if self.settings.int(SYSLOG):
-            self.emit(render.err_code(exc.code.wire))
+            self.emit(render.err_code(exc.wire))
         self.emit(render.ERROR)
 
     def _finish(self, final: Final | None) -> None:

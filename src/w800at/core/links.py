@@ -14,6 +14,17 @@ every transfer (so the manual clock of the tests drives it exactly).
 
 Single-connection mode (AT+CIPMUX=0) uses link ID 0 internally; the wire then omits
 the ID (``CONNECT``, ``CLOSED``, ``+IPD,<len>:``).
+
+Passive mode on SSL links counts TLS bytes.  The spec (AT+CIPRECVLEN): "In SSL
+connections, WinnerMicro-AT will return the length of the encrypted data, so the
+returned length will be greater than the length of the real data"; the passive
+``+IPD,<len>`` notice ("the total length of socket data in the cache") counts the same.
+The runtime delivers an SSL link's plaintext with the wire bytes it cost
+(`Engine.link_data`'s ``wire``); each buffered segment keeps its cost, the window
+(5760) holds back a sender by wire bytes, and ``AT+CIPRECVLEN?`` / ``+IPD,<len>`` show
+wire bytes, while ``AT+CIPRECVDATA`` returns plaintext.  A read that takes part of a
+segment leaves the rest the part of its cost in proportion, rounded up, so the count
+never drops below the plaintext still waiting.
 """
 
 from __future__ import annotations
@@ -71,6 +82,10 @@ class Link:
     #: passive receive buffer: (data, sender) segments, ``buffered`` bytes in all
     segments: deque[tuple[bytes, Addr]] = field(default_factory=deque)
     buffered: int = 0
+    #: SSL links: the wire (TLS) bytes each segment cost, and their sum (see the
+    #: module docstring); other links count ``buffered``
+    costs: deque[int] = field(default_factory=deque)
+    wire: int = 0
     notified: bool = False
     #: the last read left bytes that were waiting behind a full window
     refill: bool = False
@@ -81,6 +96,12 @@ class Link:
     #: SSL links: the AT+CIPSSLC* settings of AT+CIPSTART (a passthrough reconnect
     #: repeats them)
     tls: TlsSettings | None = None
+
+    #: an SSL link (its passive window counts wire bytes)
+    secure: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.secure = self.kind.startswith("SSL")
 
     @property
     def udp(self) -> bool:
@@ -219,8 +240,16 @@ class LinkTable:
         self.opened(link, Connected(remote_ip, remote_port, "", local_port))
         return link_id
 
-    def on_data(self, link_id: int, data: bytes, addr: Addr, now: float | None = None) -> None:
-        """Bytes (TCP/SSL) or one datagram (UDP) arrived from ``addr``."""
+    def on_data(
+        self,
+        link_id: int,
+        data: bytes,
+        addr: Addr,
+        now: float | None = None,
+        wire: int | None = None,
+    ) -> None:
+        """Bytes (TCP/SSL) or one datagram (UDP) arrived from ``addr``; ``wire``: what
+        they cost on the wire (SSL links; the plaintext's length when not given)."""
         m = self.m
         if now is not None:
             m.now = now
@@ -240,7 +269,10 @@ class LinkTable:
         if self.passthrough is not None and link_id == 0:
             m.emit(data)  # passthrough: raw, no +IPD
         elif self.passive:
-            self._buffer(link, data, addr)
+            if link.secure:
+                self._buffer_secure(link, data, addr, len(data) if wire is None else wire)
+            else:
+                self._buffer(link, data, addr)
         else:
             self._ipd(link, data, addr)
 
@@ -337,13 +369,27 @@ class LinkTable:
             link.notified = True
             self.m.emit(render.ipd_notice(self.wire_id(link.id), self.visible(link)))
 
+    def _buffer_secure(self, link: Link, data: bytes, addr: Addr, wire: int) -> None:
+        """`_buffer` for an SSL link: the window counts the TLS bytes."""
+        link.segments.append((data, addr))
+        link.costs.append(wire)
+        link.buffered += len(data)
+        link.wire += wire
+        if not link.paused and link.wire >= self.m.profile.passive_window:
+            link.paused = True
+            self.m.act(SetReading(link.id, True))
+        if not link.notified:
+            link.notified = True
+            self.m.emit(render.ipd_notice(self.wire_id(link.id), self.visible(link)))
+
     def visible(self, link: Link) -> int:
-        """Bytes in the passive window (what +IPD, CIPRECVLEN and CIPRECVDATA see).
+        """Bytes in the passive window (what +IPD and CIPRECVLEN show, and what bounds
+        a CIPRECVDATA read); TLS bytes on an SSL link.
 
         A TCP/SSL read can bring more than the window (the runtime reads in large
         chunks before SetReading takes effect): the excess waits behind the window as it
         would in the module's socket, nothing is lost, and enters as the host reads."""
-        return min(link.buffered, self.m.profile.passive_window)
+        return min(link.wire if link.secure else link.buffered, self.m.profile.passive_window)
 
     def read(self, link: Link, want: int) -> tuple[bytes, Addr]:
         """AT+CIPRECVDATA: up to ``want`` bytes, all from one sender (UDP datagrams from
@@ -351,6 +397,8 @@ class LinkTable:
         segs = link.segments
         if not segs:
             return b"", link.remote
+        if link.secure:
+            return self._read_secure(link, want)
         want = min(want, self.visible(link))
         link.refill = link.buffered > self.m.profile.passive_window
         addr = segs[0][1]
@@ -373,6 +421,48 @@ class LinkTable:
         self._resume_if_paused(link)
         return b"".join(parts), addr
 
+    def _read_secure(self, link: Link, want: int) -> tuple[bytes, Addr]:
+        """`read` on an SSL link: plaintext out, each segment's wire cost with it."""
+        window = self.m.profile.passive_window
+        segs, costs = link.segments, link.costs
+        if link.wire > window:  # only the plaintext of the records inside the window
+            allow = used = 0
+            for (data, _), cost in zip(segs, costs, strict=True):
+                if used + cost > window:
+                    allow += len(data) * (window - used) // cost
+                    break
+                used += cost
+                allow += len(data)
+            want = min(want, max(allow, 1))
+        link.refill = link.wire > window
+        addr = segs[0][1]
+        parts: list[bytes] = []
+        got = spent = 0
+        while segs and got < want:
+            data, _ = segs[0]
+            cost = costs[0]
+            take = want - got
+            if len(data) <= take:
+                segs.popleft()
+                costs.popleft()
+                parts.append(data)
+                got += len(data)
+                spent += cost
+            else:
+                rest = len(data) - take
+                left = -(-cost * rest // len(data))  # what the rest still costs, rounded up
+                parts.append(data[:take])
+                segs[0] = (data[take:], addr)
+                costs[0] = left
+                got += take
+                spent += cost - left
+        link.buffered -= got
+        link.wire -= spent
+        link.notified = False
+        self._touch(link)
+        self._resume_if_paused(link)
+        return b"".join(parts), addr
+
     def settle(self, link: Link) -> None:
         """After a read's ``OK``: a link the peer closed is announced once drained."""
         if link.state is LinkState.HELD and not link.buffered and self.links.get(link.id) is link:
@@ -390,7 +480,8 @@ class LinkTable:
             while link.segments:
                 data, addr = link.segments.popleft()
                 self._ipd(link, data, addr)
-            link.buffered = 0
+            link.buffered = link.wire = 0
+            link.costs.clear()
             link.notified = False
             self._resume_if_paused(link)
             if link.state is LinkState.HELD:
@@ -399,7 +490,8 @@ class LinkTable:
 
     def _resume_if_paused(self, link: Link) -> None:
         if link.paused and (
-            link.buffered < self.m.profile.passive_window or link.id not in self.links
+            (link.wire if link.secure else link.buffered) < self.m.profile.passive_window
+            or link.id not in self.links
         ):
             link.paused = False
             if link.state in (LinkState.OPEN, LinkState.HELD):

@@ -6,8 +6,9 @@ so the runtime reads no command state.  Runtime -> engine: results of awaited ac
 (the objects below, or an exception instance as the value), and link events, each
 with the current time:
 
-- ``Engine.link_data(link_id, data, addr, now)``  bytes (TCP/SSL) or one datagram
-  (UDP) arrived; ``addr`` is the sender (the peer for TCP).
+- ``Engine.link_data(link_id, data, addr, now, wire=None)``  bytes (TCP/SSL) or one
+  datagram (UDP) arrived; ``addr`` is the sender (the peer for TCP); on an SSL link
+  ``data`` is plaintext and ``wire`` the TLS bytes it cost.
 - ``Engine.link_closed(link_id, reason, now)``  the peer closed/reset, or the link
   failed.
 - ``Engine.link_accepted(kind, remote_ip, remote_port, local_port, now) -> int | None``
@@ -160,6 +161,8 @@ class Listen(Action):
     ca_enable: bool = False
     #: the address to listen on (``[network] server_bind`` resolved by the engine)
     host: str = "127.0.0.1"
+    #: more addresses to listen on, same port (the SoftAP's stand-in, ``[softap] host``)
+    also: tuple[str, ...] = ()
 
 
 @dataclass(eq=False)

@@ -23,6 +23,41 @@ class DnsAnswer:
 _NO_DNS: Mapping[str, DnsAnswer] = MappingProxyType({})
 
 
+@dataclass(frozen=True)
+class SoftApStation:
+    """A station connected to the module's SoftAP (AT+CWLIF lists it)."""
+
+    ip: str
+    mac: str
+
+
+@dataclass
+class SoftApOptions:
+    """The SoftAP (AT+CWMODE=2/3) as the configuration gives it; AT+CWSAP, AT+CIPAP and
+    AT+CIPAPMAC change it from the AT port (saved settings win over these)."""
+
+    #: AT+CIPAP?: ESP-AT's and WinnerMicro's default SoftAP network
+    ip: str = "192.168.4.1"
+    gateway: str = "192.168.4.1"
+    netmask: str = "255.255.255.0"
+    #: None: the station's MAC + 1 (ESP-IDF's universal MAC scheme: SoftAP = base + 1)
+    mac: str | None = None
+    #: AT+CWSAP?: None: the dialect's prefix and the last three bytes of the AP's MAC
+    #: (ESP-AT: ``ESP_XXXXXX``; "The default SSID varies from device to device as it
+    #: consists of the MAC address of the device")
+    ssid: str | None = None
+    password: str = ""
+    channel: int = 1
+    ecn: int = 0
+    max_conn: int = 4
+    ssid_hidden: int = 0
+    #: the address of this host that stands for the SoftAP's IP: the module's server
+    #: (AT+CIPSERVER) also listens there while the SoftAP is on
+    host: str = "127.0.0.1"
+    #: stations connected to the SoftAP (AT+CWLIF); none by default
+    stations: list[SoftApStation] = field(default_factory=list)
+
+
 @dataclass
 class ModuleOptions:
     #: simulated access points; empty = any SSID joins with any password
@@ -51,3 +86,6 @@ class ModuleOptions:
     #: resolves (AT+CIPDOMAIN, AT+CIPSTART, AT+PING, SNTP, UDP sends) is looked up here
     #: first, whatever AT+CIPDNS says (see w800at.runtime.services.resolve_name)
     dns: Mapping[str, DnsAnswer] = field(default_factory=lambda: _NO_DNS)
+    #: the SoftAP (AT+CWMODE=2/3): its addresses, AT+CWSAP defaults, the stations
+    #: AT+CWLIF lists, and the host address that stands for its IP
+    softap: SoftApOptions = field(default_factory=SoftApOptions)

@@ -10,6 +10,14 @@ text after ``=`` into tokens and `bind` checks them against the declaration, rai
 - a number outside its range, a string not among its choices -> PARAM_INVALID
 - a string longer than its limit -> PARAM_LENGTH
 
+The error's extension (the ERR CODE's low 16 bits, `w800at.core.errors`) says which
+parameter: its index from 0 for PARSE/TYPE/INVALID/LENGTH, and ``need << 8 | given``
+for COUNT, where ``given`` is how many parameters the line has (empty ones count,
+as in ESP-AT: ``AT+CWLAPOPT=1,31,,255`` gives 4; nothing after ``=`` gives 0) and
+``need`` the most the command takes when there are too many, else the fewest it
+takes (up to its last required parameter).  In single-connection mode a `LinkId`
+that exists only in multi mode is not counted.
+
 Strings are quoted with ``"``; inside them a backslash escapes the next byte
 (``\\"``, ``\\\\``, ``\\,``).  Empty parameters (``8080,,"1.2.3.4"``) mean "not given":
 an optional parameter takes its default.  Text is latin-1 so every byte survives.
@@ -18,11 +26,17 @@ an optional parameter takes its default.  Text is latin-1 so every byte survives
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
-from .errors import CommandError, ErrCode
+from .errors import CommandError, ErrCode, count_ext
+
+T = TypeVar("T")
+#: the sub-codes whose ERR CODE extension is the parameter's index
+_INDEXED = frozenset(
+    {ErrCode.PARAM_LENGTH, ErrCode.PARAM_TYPE, ErrCode.PARAM_INVALID, ErrCode.PARAM_PARSE}
+)
 
 TokenKind = Literal["empty", "str", "bare"]
 
@@ -43,7 +57,7 @@ def parse_tokens(text: str) -> list[Token]:
             chars: list[str] = []
             while True:
                 if i >= n:
-                    raise CommandError(ErrCode.PARAM_PARSE, "unterminated string")
+                    raise CommandError(ErrCode.PARAM_PARSE, "unterminated string", len(tokens))
                 c = text[i]
                 if c == "\\" and i + 1 < n:
                     chars.append(text[i + 1])
@@ -55,14 +69,14 @@ def parse_tokens(text: str) -> list[Token]:
                 chars.append(c)
                 i += 1
             if i < n and text[i] != ",":
-                raise CommandError(ErrCode.PARAM_PARSE, "text after closing quote")
+                raise CommandError(ErrCode.PARAM_PARSE, "text after closing quote", len(tokens))
             tokens.append(Token("str", "".join(chars)))
         else:
             j = text.find(",", i)
             end = n if j < 0 else j
             piece = text[i:end]
             if '"' in piece:
-                raise CommandError(ErrCode.PARAM_PARSE, "stray quote")
+                raise CommandError(ErrCode.PARAM_PARSE, "stray quote", len(tokens))
             tokens.append(Token("bare", piece) if piece else Token("empty", ""))
             i = end
         if i >= n:
@@ -182,11 +196,52 @@ Signature = tuple[Param, ...]
 class Args:
     """The bound values of a set command, with typed accessors."""
 
-    __slots__ = ("_given", "_values")
+    __slots__ = ("_count", "_first", "_given", "_sig", "_values")
 
-    def __init__(self, values: dict[str, Value], given: set[str]) -> None:
+    def __init__(
+        self,
+        values: dict[str, Value],
+        given: set[str],
+        sig: Sequence[Param] = (),
+        count: int = 0,
+        first: int = 0,
+    ) -> None:
         self._values = values
         self._given = given
+        self._sig = sig
+        self._count = count
+        self._first = first
+
+    @property
+    def count(self) -> builtins.int:
+        """How many parameters the line had (empty ones included)."""
+        return self._count
+
+    def index(self, name: builtins.str) -> builtins.int:
+        """The position of parameter ``name`` on the line, from 0 (ERR CODE's extension)."""
+        for i, p in enumerate(self._sig):
+            if p.name == name:
+                return self._first + i
+        raise KeyError(name)
+
+    def error(self, code: ErrCode, name: builtins.str, why: builtins.str) -> CommandError:
+        """A handler's verdict on parameter ``name``: the CommandError to raise, its
+        ERR CODE extension the parameter's index."""
+        return CommandError(code, why, self.index(name))
+
+    def check(self, name: builtins.str, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)``, a check of parameter ``name`` by a helper that does not know
+        where the parameter stands: a parameter error it raises gets the index."""
+        try:
+            return fn(*args)
+        except CommandError as exc:
+            if exc.ext or exc.code not in _INDEXED:
+                raise
+            raise self.error(exc.code, name, exc.why) from None
+
+    def count_error(self, need: builtins.int, why: builtins.str) -> CommandError:
+        """A handler's PARAM_COUNT verdict: ``need`` parameters, not this many."""
+        return CommandError(ErrCode.PARAM_COUNT, why, count_ext(need, self._count))
 
     def int(self, name: builtins.str) -> builtins.int:
         v = self._values[name]
@@ -223,29 +278,48 @@ def parse_int(text: str) -> builtins.int | None:
     return int(text)
 
 
-def bind(sig: Sequence[Param], tokens: Sequence[Token], links: LinkScope | None = None) -> Args:
+def bind(
+    sig: Sequence[Param],
+    tokens: Sequence[Token],
+    links: LinkScope | None = None,
+    *,
+    first: int = 0,
+) -> Args:
     """Check ``tokens`` against ``sig`` and return the values; raise CommandError.
 
-    ``links`` resolves `LinkId` parameters (their range, and whether they exist)."""
+    ``links`` resolves `LinkId` parameters (their range, and whether they exist).
+    ``first``: the line position of ``sig``'s first parameter, when a handler binds
+    the rest of a line itself (`Any_`); the ERR CODE extensions count from there."""
     if links is not None and not links.multi:
         sig = [p for p in sig if not p.multi_only]
+    given_n = 0 if len(tokens) == 1 and tokens[0].kind == "empty" else len(tokens)
     if len(tokens) > len(sig):
-        raise CommandError(ErrCode.PARAM_COUNT, f"{len(tokens)} parameters, at most {len(sig)}")
+        raise CommandError(
+            ErrCode.PARAM_COUNT,
+            f"{len(tokens)} parameters, at most {len(sig)}",
+            count_ext(first + len(sig), first + given_n),
+        )
     values: dict[str, Value] = {}
     given: set[str] = set()
     for i, p in enumerate(sig):
         tok = tokens[i] if i < len(tokens) else Token("empty", "")
         if tok.kind == "empty":
             if not p.optional:
-                raise CommandError(ErrCode.PARAM_COUNT, f"missing {p.name}")
+                need = max(j for j, q in enumerate(sig) if not q.optional) + 1
+                raise CommandError(
+                    ErrCode.PARAM_COUNT,
+                    f"missing {p.name}",
+                    count_ext(first + need, first + given_n),
+                )
             values[p.name] = p.default if p.kind != "link" else _link_hi(p, links)
             continue
         given.add(p.name)
+        at = first + i
         if p.kind == "any":
             if tok.kind == "bare":
                 n = parse_int(tok.text)
                 if n is None:
-                    raise CommandError(ErrCode.PARAM_TYPE, f"{p.name}: not a number")
+                    raise CommandError(ErrCode.PARAM_TYPE, f"{p.name}: not a number", at)
                 values[p.name] = n
             else:
                 values[p.name] = tok.text
@@ -254,25 +328,31 @@ def bind(sig: Sequence[Param], tokens: Sequence[Token], links: LinkScope | None 
             p = Param(p.name, "int", lo=0, hi=_link_hi(p, links))
         if p.kind == "int":
             if tok.kind != "bare":
-                raise CommandError(ErrCode.PARAM_TYPE, f"{p.name} must be a number")
+                raise CommandError(ErrCode.PARAM_TYPE, f"{p.name} must be a number", at)
             n = parse_int(tok.text)
             if n is None:
-                raise CommandError(ErrCode.PARAM_TYPE, f"{p.name}: {tok.text!r} is not a number")
+                raise CommandError(
+                    ErrCode.PARAM_TYPE, f"{p.name}: {tok.text!r} is not a number", at
+                )
             if (p.lo is not None and n < p.lo) or (p.hi is not None and n > p.hi):
-                raise CommandError(ErrCode.PARAM_INVALID, f"{p.name}={n} out of [{p.lo},{p.hi}]")
+                raise CommandError(
+                    ErrCode.PARAM_INVALID, f"{p.name}={n} out of [{p.lo},{p.hi}]", at
+                )
             if p.allowed is not None and n not in p.allowed:
-                raise CommandError(ErrCode.PARAM_INVALID, f"{p.name}={n} not in {p.allowed}")
+                raise CommandError(ErrCode.PARAM_INVALID, f"{p.name}={n} not in {p.allowed}", at)
             values[p.name] = n
         else:
             if tok.kind != "str":
-                raise CommandError(ErrCode.PARAM_TYPE, f"{p.name} must be a quoted string")
+                raise CommandError(ErrCode.PARAM_TYPE, f"{p.name} must be a quoted string", at)
             s = tok.text
             if p.max_len is not None and len(s) > p.max_len:
-                raise CommandError(ErrCode.PARAM_LENGTH, f"{p.name} longer than {p.max_len}")
+                raise CommandError(ErrCode.PARAM_LENGTH, f"{p.name} longer than {p.max_len}", at)
             if p.choices is not None and s not in p.choices:
-                raise CommandError(ErrCode.PARAM_INVALID, f"{p.name}={s!r} not in {p.choices}")
+                raise CommandError(ErrCode.PARAM_INVALID, f"{p.name}={s!r} not in {p.choices}", at)
             values[p.name] = s
-    return Args(values, given)
+    return Args(
+        values, given, sig if isinstance(sig, tuple) else tuple(sig), first + given_n, first
+    )
 
 
 def _link_hi(p: Param, links: LinkScope | None) -> int:

@@ -62,14 +62,25 @@ def cipsta(field: str, value: str) -> bytes:
     return b(f'+CIPSTA:{field}:"{value}"') + CRLF
 
 
+def cipap(field: str, value: str) -> bytes:
+    """``+CIPAP:<field>:"<value>"`` (ip, gateway, netmask)."""
+    return b(f'+CIPAP:{field}:"{value}"') + CRLF
+
+
+def cwlif(ip: str, mac: str) -> bytes:
+    """A station connected to the SoftAP: ``+CWLIF:<ip addr>,<mac>``."""
+    return b(f"+CWLIF:{ip},{mac}") + CRLF
+
+
 def cifsr(field: str, value: str) -> bytes:
     """``+CIFSR:<field>,"<value>"`` (APIP, APMAC, STAIP, STAIP6LL, STAIP6GL, STAMAC)."""
     return b(f'+CIFSR:{field},"{value}"') + CRLF
 
 
-def cwlap(ecn: int, ssid: str, rssi: int, mac: str, channel: int) -> bytes:
-    """One access point of AT+CWLAP."""
-    return b(f'+CWLAP:({ecn},"{ssid}",{rssi},"{mac}",{channel})') + CRLF
+def cwlap(fields: Iterable[object]) -> bytes:
+    """One access point of AT+CWLAP: ``+CWLAP:(<f1>,<f2>,...)`` (str fields as given:
+    quote with `q`)."""
+    return b("+CWLAP:(" + ",".join(str(f) for f in fields) + ")") + CRLF
 
 
 # --- links -----------------------------------------------------------------------
@@ -124,3 +135,8 @@ def sendl_progress(sent: int, received: int) -> bytes:
 
 
 QUITT = b"+QUITT\r\n"
+
+# --- services --------------------------------------------------------------------
+
+#: SNTP set the clock (first time after AT+CIPSNTPCFG or power-on; ESP-AT)
+TIME_UPDATED = b"+TIME_UPDATED\r\n"

@@ -16,15 +16,26 @@ defaults (`default_values`), which keeps an idle module small.
 The settings the core itself reads (the link table's modes, SYSLOG, SYSSTORE, the
 server links' idle timeout) are declared here, in `CORE_SETTINGS`; every engine has
 them.
+
+Each `SettingDef` also declares the ``type`` of its value, next to its default: an
+annotation a pydantic ``TypeAdapter`` takes (``int`` with its range, ``str`` with its
+length, ``list[...]``, a ``TypedDict``, ``X | None``), written with `annotated_types`
+constraints so the core imports no pydantic.  The store checks a saved file against
+them when it is loaded (`w800at.store.validate_saved`), so a value of the wrong type
+never reaches a command.  Build them with `int_range`, `text`, `ipv4_text`, `mac_text`.
 """
 
 from __future__ import annotations
 
 import builtins
 import copy
+import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Interval, MaxLen, Predicate
 
 from ..profiles import Profile
 
@@ -35,33 +46,79 @@ Default = Any | Callable[[Profile], Any]
 @dataclass(frozen=True)
 class SettingDef:
     """One setting: its key in the store, its default (a value, or a function of the
-    dialect) and its persistence rule."""
+    dialect), its persistence rule, and the type its value has (see the module
+    docstring; ``Any`` checks nothing, and the test suite refuses it)."""
 
     name: str
     default: Default
     persist: Persist = "sysstore"
+    type: Any = Any
 
     def default_for(self, profile: Profile) -> Any:
         d = self.default
         return copy.deepcopy(d(profile) if callable(d) else d)
 
 
+# --- value types (data for the store's validator) -------------------------------------
+
+
+def int_range(lo: int, hi: int | None = None) -> Any:
+    """An integer in ``[lo, hi]`` (no upper bound without ``hi``)."""
+    return Annotated[int, Ge(lo)] if hi is None else Annotated[int, Interval(ge=lo, le=hi)]
+
+
+def text(max_len: int) -> Any:
+    """A string of at most ``max_len`` characters (bytes: settings text is latin-1)."""
+    return Annotated[str, MaxLen(max_len)]
+
+
+def _is_ipv4(v: str) -> bool:
+    try:
+        return ipaddress.ip_address(v).version == 4
+    except ValueError:
+        return False
+
+
+def _is_ip(v: str) -> bool:
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        return False
+    return True
+
+
+_MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
+
+
+def _is_mac(v: str) -> bool:
+    return _MAC.fullmatch(v) is not None
+
+
+#: an IPv4 address as text; any IP address as text; a MAC ``xx:xx:xx:xx:xx:xx``
+ipv4_text: Any = Annotated[str, Predicate(_is_ipv4)]
+ip_text: Any = Annotated[str, Predicate(_is_ip)]
+mac_text: Any = Annotated[str, Predicate(_is_mac)]
+FLAG = int_range(0, 1)
+
+
 # --- the settings the core reads ------------------------------------------------------
 
-SYSSTORE = SettingDef("sysstore", 1, "always")
+SYSSTORE = SettingDef("sysstore", 1, "always", FLAG)
 #: AT+SYSLOG: print ``ERR CODE`` lines before ``ERROR``
-SYSLOG = SettingDef("syslog", 0, "never")
-#: AT+SYSMSG bits (wire-format doc)
-SYSMSG = SettingDef("sysmsg", 0, "never")
-CIPMUX = SettingDef("cipmux", 0, "never")
-CIPMODE = SettingDef("cipmode", 0, "never")  # spec: "Configuration changes are not saved"
-CIPDINFO = SettingDef("cipdinfo", 0, "never")
-RECVMODE = SettingDef("ciprecvmode", 0, "never")
-RECONNINTV = SettingDef("cipreconnintv", 1)  # x100 ms; spec: saved under AT+SYSSTORE=1
+SYSLOG = SettingDef("syslog", 0, "never", FLAG)
+#: AT+SYSMSG bits (wire-format doc); saved under AT+SYSSTORE=1 (ESP-AT v3.2 lists
+#: AT+SYSMSG among AT+SYSSTORE's commands: docs/en/AT_Command_Set/Basic_AT_Commands.rst)
+SYSMSG = SettingDef("sysmsg", 0, type=int_range(0, 7))
+CIPMUX = SettingDef("cipmux", 0, "never", FLAG)
+CIPMODE = SettingDef("cipmode", 0, "never", FLAG)  # spec: "Configuration changes are not saved"
+CIPDINFO = SettingDef("cipdinfo", 0, "never", FLAG)
+RECVMODE = SettingDef("ciprecvmode", 0, "never", FLAG)
+#: x100 ms, "[1,36000]"; spec: saved under AT+SYSSTORE=1
+RECONNINTV = SettingDef("cipreconnintv", 1, type=int_range(1, 36000))
 #: AT+CIPSERVERMAXCONN "<num> ... range: [1,5]" (5 = the link count); not saved
-MAXCONN = SettingDef("cipservermaxconn", lambda p: p.max_links, "never")
+MAXCONN = SettingDef("cipservermaxconn", lambda p: p.max_links, "never", int_range(1, 5))
 #: AT+CIPSTO "<time> ... value range:[0,7200]"; ESP-AT's default is 180 s; not saved
-CIPSTO = SettingDef("cipsto", 180, "never")
+CIPSTO = SettingDef("cipsto", 180, "never", int_range(0, 7200))
 
 CORE_SETTINGS: tuple[SettingDef, ...] = (
     SYSSTORE,

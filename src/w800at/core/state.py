@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -16,19 +17,33 @@ class WifiState(IntEnum):
     DISCONNECTED = 4
 
 
+def derived_bssid(ssid: str) -> str:
+    """A BSSID of its own for every SSID (an AP the config gives none): six bytes of
+    the SSID's SHA-256, made a locally administered unicast MAC (first byte ``x2``,
+    ``x6``, ``xA`` or ``xE``), so scans and joins by BSSID tell the APs apart."""
+    raw = bytearray(hashlib.sha256(ssid.encode("utf-8", "surrogatepass")).digest()[:6])
+    raw[0] = (raw[0] & 0xFC) | 0x02
+    return ":".join(f"{b:02x}" for b in raw)
+
+
 @dataclass
 class AccessPoint:
     """A simulated AP (from the config file, or made up for an SSID when none is set)."""
 
     ssid: str
     password: str | None = None  # None: any password joins
-    bssid: str = "02:00:00:00:00:01"
+    #: "" (the default): derived from the SSID (`derived_bssid`)
+    bssid: str = ""
     channel: int = 6
     rssi: int = -45
     ecn: int = 3  # WPA2_PSK
     ipv6: bool = True
     #: a join always fails with this AT+CWJAP code (1-4): fault injection for drivers
     fail: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.bssid:
+            self.bssid = derived_bssid(self.ssid)
 
 
 @dataclass
@@ -76,6 +91,8 @@ class ServiceState:
     clock_at: float = 0.0
     #: bumped by every AT+CIPSNTPCFG and reboot: older sync results are dropped
     generation: int = 0
+    #: the generation whose first successful sync was announced (``+TIME_UPDATED``)
+    announced: int = -1
 
     def unix_now(self, now: float) -> float:
         return self.clock_unix + (now - self.clock_at)

@@ -14,7 +14,9 @@ its parameters.  Types (Toxiproxy's names and units, where it has them):
 ``close``       FIN: ``timeout`` ms after the fault meets the link (0: at once)
 ``limit_data``  the first ``bytes`` bytes of the stream pass, then FIN
 ``refuse``      the next connect is refused (ECONNREFUSED): AT+CIPSTART answers ERROR
-``tls_fail``    the next TLS handshake fails (the peer sees a TCP connection close)
+``tls_fail``    the next TLS handshake fails: an SSL link's (AT+CIPSTART answers ERROR;
+                the peer sees a TCP connection close, no ClientHello), or a client's
+                of the module's SSL server (a handshake_failure alert; never a link)
 ==============  ==========================================================================
 
 Streams: ``upstream`` is module -> peer (`StreamLink._write`, `DatagramLink._write`),
@@ -27,7 +29,8 @@ with the module's seeded random generator).  Targets:
 - ``remote`` (host, port): every link to that peer (its name as given to AT+CIPSTART,
   or its address), as long as the fault is installed (a Toxiproxy proxy); ``count``
   limits it to that many links (or connects);
-- ``next``: the next link opened (the next connect, for ``refuse`` and ``tls_fail``).
+- ``next``: the next link opened (the next connect, for ``refuse`` and ``tls_fail``;
+  for ``tls_fail`` also the next client of the module's SSL server).
 
 The toxics are pure (`Toxic.apply`: timed chunks in, timed chunks out, the time a
 parameter), so a manual clock drives them exactly; `LinkFaults` runs them for one link
@@ -38,15 +41,14 @@ With no fault on a link its seam costs one attribute check (``link.faults is Non
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import ssl
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..log import get_logger
 from .net_links import STACK_SEND_BUFFER
+from .tls_layer import TlsStreamLink
 from .toxics import (
     CLOSE,
     CONNECT_TYPES,
@@ -163,16 +165,45 @@ class _Pipe:
             self._timer = None
 
 
+class _Wire:
+    """An SSL link's plaintext chunk on its way down through the toxics: its address and
+    the TLS bytes it cost on the wire (`TlsStreamLink.rx_wire`), shared out among the
+    pieces a toxic cuts it into by their length (the last piece gets the rest; bytes a
+    toxic drops take their share with them)."""
+
+    __slots__ = ("addr", "left", "wire")
+
+    def __init__(self, addr: tuple[str, int], size: int, wire: int) -> None:
+        self.addr = addr
+        self.left = size
+        self.wire = wire
+
+    def take(self, n: int) -> int:
+        if n >= self.left:
+            share, self.wire, self.left = self.wire, 0, 0
+            return share
+        share = self.wire * n // self.left
+        self.wire -= share
+        self.left -= n
+        return share
+
+
 class LinkFaults:
-    """The faults on one link (``link.faults``): an upstream and a downstream pipe."""
+    """The faults on one link (``link.faults``): an upstream and a downstream pipe.
+
+    On an SSL link they act on the plaintext (the seam's bytes); each chunk's TLS wire
+    bytes travel with it (`_Wire`) and reach the engine with the bytes that pass."""
 
     def __init__(self, link: Link, book: FaultBook) -> None:
         self.link = link
         self.book = book
         self.loop = book.loop
         self.datagrams = not hasattr(link, "fault_reset")
+        self.tls = link if isinstance(link, TlsStreamLink) else None
         self.up = _Pipe(self, link._put_up, "upstream")
-        self.down = _Pipe(self, link._put_down, "downstream")
+        self.down = _Pipe(
+            self, link._put_down if self.tls is None else self._tls_down, "downstream"
+        )
         self.faults: dict[int, LinkFault] = {}
         self.ended = False
         self._timers: dict[int, asyncio.TimerHandle] = {}
@@ -184,7 +215,15 @@ class LinkFaults:
         self.up.feed(data, meta)
 
     def recv_down(self, data: bytes, meta: Any) -> None:
+        if self.tls is not None:
+            meta = _Wire(meta, len(data), self.tls.rx_wire)
         self.down.feed(data, meta)
+
+    def _tls_down(self, data: bytes, meta: _Wire) -> None:
+        link = self.tls
+        assert link is not None
+        link.rx_wire = meta.take(len(data))
+        link._put_down(data, meta.addr)
 
     # --- faults on and off
     def attach(self, fault: LinkFault) -> None:
@@ -434,23 +473,14 @@ class FaultBook:
                 if alone or (self._used_up(fault) and not fault.bound):
                     self.remove(fault.id)
 
-    async def on_connect(self, act: Connect, ip: str) -> None:
-        """Before a client link connects: ``refuse`` and ``tls_fail`` act here."""
-        base = act.kind.removesuffix("v6")
-        if base == "UDP":
-            return
+    def _connect_fault(self, ssl_link: bool, hit: Callable[[LinkFault], bool]) -> LinkFault | None:
+        """The connect-time fault (refuse, tls_fail) that acts on this connection, if
+        any: the first that ``hit`` and its toxicity let through (each one it meets
+        counts the connection)."""
         for fault in list(self.faults.values()):
-            if fault.type not in CONNECT_TYPES:
+            if fault.type not in CONNECT_TYPES or (fault.type == "tls_fail" and not ssl_link):
                 continue
-            if fault.type == "tls_fail" and base != "SSL":
-                continue
-            if fault.link is not None:
-                hit = fault.link == act.link_id
-            elif fault.remote is not None:
-                hit = self._matches_remote(fault, act.host, ip, act.port)
-            else:
-                hit = fault.next
-            if not hit:
+            if not hit(fault):
                 continue
             fault.links += 1
             if fault.toxicity < 1.0 and self.rng.random() >= fault.toxicity:
@@ -459,21 +489,66 @@ class FaultBook:
                 continue
             fault.fired += 1
             self._connect_used(fault)
-            where = f"{act.host}:{act.port}"
-            if fault.type == "refuse":
-                self.report(
-                    f"fault link {act.link_id} refuse: connect to {where} refused "
-                    f"(fault {fault.id})",
-                    {"area": "link", "link": act.link_id, "fault": fault.id, "fired": "refuse"},
-                )
-                raise FaultRefused(111, "Connection refused (test bench fault)")
+            return fault
+        return None
+
+    def on_connect(self, act: Connect, ip: str) -> bool:
+        """Before a client link connects: a ``refuse`` raises `FaultRefused`; True when
+        a ``tls_fail`` fails the link's TLS handshake (`TlsSession.fail_handshake`)."""
+        base = act.kind.removesuffix("v6")
+        if base == "UDP":
+            return False
+
+        def hit(fault: LinkFault) -> bool:
+            if fault.link is not None:
+                return fault.link == act.link_id
+            if fault.remote is not None:
+                return self._matches_remote(fault, act.host, ip, act.port)
+            return fault.next
+
+        fault = self._connect_fault(base == "SSL", hit)
+        if fault is None:
+            return False
+        where = f"{act.host}:{act.port}"
+        if fault.type == "refuse":
             self.report(
-                f"fault link {act.link_id} tls_fail: TLS handshake with {where} fails "
-                f"(fault {fault.id})",
-                {"area": "link", "link": act.link_id, "fault": fault.id, "fired": "tls_fail"},
+                f"fault link {act.link_id} refuse: connect to {where} refused (fault {fault.id})",
+                {"area": "link", "link": act.link_id, "fault": fault.id, "fired": "refuse"},
             )
-            await _tcp_touch(ip, act.port)
-            raise ssl.SSLError(1, "handshake failure (test bench fault)")
+            raise FaultRefused(111, "Connection refused (test bench fault)")
+        self.report(
+            f"fault link {act.link_id} tls_fail: TLS handshake with {where} fails "
+            f"(fault {fault.id})",
+            {"area": "link", "link": act.link_id, "fault": fault.id, "fired": "tls_fail"},
+        )
+        return True
+
+    def on_tls_accept(self, peer: tuple[str, int]) -> bool:
+        """A client reached the module's SSL server: True when a ``tls_fail`` fails its
+        handshake (on the next link, or on that client's address; a link ID is given
+        only after the handshake, so a fault on one waits for that AT+CIPSTART)."""
+
+        def hit(fault: LinkFault) -> bool:
+            if fault.type != "tls_fail" or fault.link is not None:
+                return False
+            if fault.remote is not None:
+                return self._matches_remote(fault, peer[0], peer[0], peer[1])
+            return fault.next
+
+        fault = self._connect_fault(True, hit)
+        if fault is None:
+            return False
+        self.report(
+            f"fault SSL client {peer[0]}:{peer[1]} tls_fail: TLS handshake fails "
+            f"(fault {fault.id})",
+            {
+                "area": "link",
+                "peer": f"{peer[0]}:{peer[1]}",
+                "fault": fault.id,
+                "fired": "tls_fail",
+            },
+        )
+        return True
 
     def _connect_used(self, fault: LinkFault) -> None:
         if fault.remote is None or self._used_up(fault):
@@ -487,15 +562,3 @@ class FaultBook:
             f"fault link {link.link_id} {desc}: {what} sent, link ends (fault {fid})",
             {"area": "link", "link": link.link_id, "fault": fid, "fired": how},
         )
-
-
-async def _tcp_touch(ip: str, port: int) -> None:
-    """Open a TCP connection to the peer and close it (FIN) without a word: what the
-    peer of a failed handshake sees (best effort)."""
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), 5.0)
-    except (OSError, TimeoutError):
-        return
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()

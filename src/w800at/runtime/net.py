@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from typing import TYPE_CHECKING, Any
 
 from ..core.engine import Mode
@@ -39,6 +40,7 @@ from ..log import get_logger
 from .net_links import DatagramLink, Link, LinkGone, StreamLink
 from .net_sockopts import apply_tcp_opts, is_ip_literal, udp_socket
 from .services import resolve_name
+from .tls_layer import TlsSession, TlsStreamLink
 
 if TYPE_CHECKING:
     from .runner import Runtime
@@ -65,11 +67,13 @@ class NetFeature:
 
     # --- events from links -> engine
 
-    def link_data(self, link: Link, data: bytes, addr: tuple[str, int]) -> None:
+    def link_data(
+        self, link: Link, data: bytes, addr: tuple[str, int], wire: int | None = None
+    ) -> None:
         if self.links.get(link.link_id) is not link:
             return
         rt = self.rt
-        rt.engine.link_data(link.link_id, data, addr, rt.now())
+        rt.engine.link_data(link.link_id, data, addr, rt.now(), wire)
         rt.pump()
         if not self.host_paused and rt.channel.pending() > HIGH_WATER:
             self._throttle()
@@ -128,12 +132,24 @@ class NetFeature:
         if book:
             book.on_register(link)
 
-    def adopt(self, link_id: int, kind: str, transport: asyncio.BaseTransport) -> StreamLink:
-        """Make an accepted TCP/SSL connection link ``link_id`` (see the module docstring)."""
-        link = StreamLink(self, link_id, kind)
+    def adopt(
+        self,
+        link_id: int,
+        kind: str,
+        transport: asyncio.BaseTransport,
+        session: TlsSession | None = None,
+    ) -> StreamLink:
+        """Make an accepted TCP/SSL connection link ``link_id`` (see the module
+        docstring); an SSL client comes with its established ``session``."""
+        if session is None:
+            link = StreamLink(self, link_id, kind)
+        else:
+            link = TlsStreamLink(self, link_id, kind, session)
         transport.set_protocol(link)
         link.connection_made(transport)
         self.register(link)
+        if isinstance(link, TlsStreamLink) and link.session.has_tail:
+            link.tls_received(b"")  # data that came with the client's Finished
         return link
 
     def _done(self, act: Any, result: object) -> None:
@@ -174,18 +190,16 @@ class NetFeature:
         async with asyncio.timeout(self.rt.engine.options.net_timeout):
             ip = await self.resolve(act.host, v6, act.names)
             book = self.rt.link_faults
-            if book:
-                await book.on_connect(act, ip)
+            # the test bench: a refuse raises here; a tls_fail fails the TLS handshake
+            fail_tls = book.on_connect(act, ip) if book else False
             if base == "UDP":
                 link, transport = await self._open_udp(act, ip)
             else:
-                link, transport = await self._open_stream(act, ip, base == "SSL")
+                link, transport = await self._open_stream(act, ip, base == "SSL", fail_tls)
         if gen != self.generation or self.closed:
             link.abort()
             raise LinkGone("module was reset during connect")
         if isinstance(link, StreamLink):
-            if link.error is not None:
-                raise link.error
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 apply_tcp_opts(sock, act.opts)
@@ -205,35 +219,45 @@ class NetFeature:
         transport, _ = await self.rt.loop.create_datagram_endpoint(lambda: link, sock=sock)
         return link, transport
 
-    async def _open_stream(self, act: Connect, ip: str, secure: bool) -> tuple[Link, Any]:
-        link = StreamLink(self, act.link_id, act.kind)
+    async def _open_stream(
+        self, act: Connect, ip: str, secure: bool, fail_tls: bool = False
+    ) -> tuple[Link, Any]:
+        if secure:
+            link: StreamLink = await self._tls_link(act, fail_tls)
+        else:
+            link = StreamLink(self, act.link_id, act.kind)
         link.asked = (act.host, act.port)
         link.held = True
-        ctx = None
-        sni: str | None = None
-        if secure:
-            from . import tls as tlsmod
-
-            cfg = act.tls or TlsSettings()
-            # certificate files are read off the loop: other modules keep running
-            ctx = await asyncio.to_thread(tlsmod.client_context, cfg, self.rt.certs_dir)
-            sni = tlsmod.server_hostname(cfg, act.host) or ""
-            host = act.host
-
-            def check(transport: asyncio.BaseTransport) -> None:
-                tlsmod.verify_peer_name(transport.get_extra_info("ssl_object"), cfg, host)
-
-            link.on_made = check
         local = (act.local_ip, 0) if act.local_ip else None
+        # SSL too: a plain TCP transport, the link does TLS itself (runtime/tls_layer.py)
         transport, _ = await self.rt.loop.create_connection(
-            lambda: link,
-            ip,
-            act.port,
-            ssl=ctx,
-            server_hostname=sni if secure else None,
-            local_addr=local,
+            lambda: link, ip, act.port, local_addr=local
         )
+        if isinstance(link, TlsStreamLink):
+            try:  # the handshake and the name check, within the connect's timeout
+                await link.handshake
+            except BaseException:
+                link.abort()
+                raise
         return link, transport
+
+    async def _tls_link(self, act: Connect, fail: bool = False) -> TlsStreamLink:
+        from . import tls as tlsmod
+
+        cfg = act.tls or TlsSettings()
+        # certificate files are read off the loop: other modules keep running
+        ctx = await asyncio.to_thread(tlsmod.client_context, cfg, self.rt.certs_dir)
+        host = act.host
+
+        def check(obj: ssl.SSLObject) -> None:
+            tlsmod.verify_peer_name(obj, cfg, host)
+
+        session = TlsSession(
+            ctx, server_side=False, server_hostname=tlsmod.server_hostname(cfg, host), check=check
+        )
+        if fail:
+            session.fail_handshake()
+        return TlsStreamLink(self, act.link_id, act.kind, session)
 
     # --- Send / Close / SetReading / SetSockOpts
 

@@ -2,12 +2,16 @@
 
 The seam: every byte from the module to the peer leaves through one method
 (`StreamLink._write`, `DatagramLink._write`), and every byte from the peer enters
-through one (`Link._rx`), TLS links included (above the TLS layer: the bytes the AT
-side sees).  The per-link counters (`Link.bytes_up`, `Link.bytes_down`) and the
-optional `LinkTap` (a trace) hang there; with no tap, one attribute check per chunk.
-The test bench's link faults (`w800at.runtime.link_faults`) hang there too: with a
-fault on the link (``link.faults``), the bytes go through its toxics first and reach
-the peer (`_put_up`) or the module (`_put_down`) when and as they let them; the
+through one (`Link._rx`), TLS links included.  On an SSL link the seam sees the
+plaintext (the bytes the AT side sees); its own TLS layer (`w800at.runtime.tls_layer`)
+is below the seam, and the TLS bytes each chunk cost on the wire travel on the side
+(`TlsStreamLink.rx_wire`, then ``LinkOwner.link_data``'s ``wire``) to the engine's
+passive mode, which counts them.  The per-link counters (`Link.bytes_up`,
+`Link.bytes_down`) and the optional `LinkTap` (a trace) hang there; with no tap, one
+attribute check per chunk.  The test bench's link faults (`w800at.runtime.link_faults`)
+hang there too: with a fault on the link (``link.faults``), the bytes go through its
+toxics first and reach the peer (`_put_up`) or the module (`_put_down`) when and as
+they let them (on an SSL link: the plaintext, its wire counts carried with it); the
 counters and the tap then see what really passed.  With none, one attribute check.
 
 Protocols, not streams: ``data_received`` hands each chunk the kernel gave us (up to
@@ -17,9 +21,9 @@ table and pumps.
 
 Send completion: the module says ``SEND OK`` once data is "sent to the protocol stack",
 which has a send buffer of its own.  The transport's buffer plays that part, up to
-`STACK_SEND_BUFFER` bytes.  While the buffer is at or below that mark a `Send` is
-written at once and completes (so ``SEND OK`` comes before any ``+IPD`` the data
-provokes, even on SSL links, whose transport holds records for a loop iteration).
+`STACK_SEND_BUFFER` bytes (TLS bytes, on an SSL link).  While the buffer is at or below
+that mark a `Send` is written at once and completes (so ``SEND OK`` comes before any
+``+IPD`` the data provokes).
 Past the mark the transport calls ``pause_writing``: later sends wait in order,
 outside the stack, and each is written and completes when the buffer has drained
 (``resume_writing``).  A waiting send that runs out of ``sndtimeo`` ms (0: no limit)
@@ -33,7 +37,6 @@ import asyncio
 import collections
 import contextlib
 import socket
-import ssl
 import struct
 import weakref
 from collections.abc import Callable
@@ -65,7 +68,9 @@ class LinkTap(Protocol):
 
 
 class LinkOwner(Protocol):
-    def link_data(self, link: Link, data: bytes, addr: tuple[str, int]) -> None: ...
+    def link_data(
+        self, link: Link, data: bytes, addr: tuple[str, int], wire: int | None = None
+    ) -> None: ...
     def link_lost(self, link: Link, reason: str) -> None: ...
 
 
@@ -267,10 +272,6 @@ class StreamLink(Link, asyncio.BufferedProtocol):
         self._fault_full = False
         #: bytes accepted by `send_later` and not yet handed to the transport
         self._later = 0
-        #: set by connection_made when a post-handshake check failed (SSL name)
-        self.error: BaseException | None = None
-        #: called first in connection_made (SSL: the certificate name check)
-        self.on_made: Any = None
 
     # --- asyncio.Protocol
 
@@ -285,13 +286,6 @@ class StreamLink(Link, asyncio.BufferedProtocol):
         if self.held:  # not reading before the engine has the link (see Link.held)
             self.reading = False
             transport.pause_reading()  # type: ignore[attr-defined]
-        if self.on_made is not None:
-            try:
-                self.on_made(transport)
-            except (ssl.SSLError, OSError, ValueError) as exc:
-                self.error = exc
-                self.closing = True
-                transport.abort()  # type: ignore[attr-defined]
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._reads.buffer()
@@ -444,7 +438,8 @@ class StreamLink(Link, asyncio.BufferedProtocol):
     def _put_up(self, data: bytes, meta: Any) -> None:
         """Bytes a fault let through toward the peer, now: the tail of `_write`, which
         keeps its own copy so that a link without faults pays one check (a change to
-        how `_write` hands bytes to the transport, TLS in the link, belongs here too)."""
+        how `_write` hands bytes to the transport belongs here too; an SSL link's
+        transport, `TlsTransport`, encrypts in ``write`` for both)."""
         t = self.transport
         if t is None or t.is_closing():
             return

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .net_sockopts import is_ip_literal
+
 if TYPE_CHECKING:  # dnspython is imported when a manual DNS query is made, not before
     import dns.asyncresolver
 
@@ -172,14 +174,6 @@ async def resolve(
     return await _resolve_manual(name, families, servers, timeout)
 
 
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def parse_resolv_conf(text: str) -> list[str]:
     """Nameserver addresses from resolv.conf text, in file order, invalid entries skipped."""
     servers: list[str] = []
@@ -187,7 +181,7 @@ def parse_resolv_conf(text: str) -> list[str]:
         fields = line.split()
         if len(fields) >= 2 and fields[0] == "nameserver":
             address = fields[1].split("%", 1)[0]  # drop an IPv6 zone id like %eth0
-            if _is_address(address) and address not in servers:
+            if is_ip_literal(address) and address not in servers:
                 servers.append(address)
     return servers
 

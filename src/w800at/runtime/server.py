@@ -2,10 +2,12 @@
 
 It listens where the `Listen` action says (the engine resolved ``[network]
 server_bind``: loopback by default; see ``commands/server.py``).  Each accepted
-connection (after the TLS handshake, for SSL servers) asks the engine for a link ID
+connection (after the TLS handshake, for SSL servers: `TlsAcceptor` does it on the
+plain TCP connection, within the network timeout) asks the engine for a link ID
 (`Engine.link_accepted`); it is then adopted by the net feature (`NetFeature.adopt`)
 and is an ordinary link, or turned away (aborted) when the engine says so
-(AT+CIPSERVERMAXCONN reached, no free ID).
+(AT+CIPSERVERMAXCONN reached, no free ID).  A client whose handshake fails or stalls
+never reaches the engine (nor does one whose handshake a ``tls_fail`` fault fails).
 
 SSL servers serve ``certs/server/cert.pem`` from the store; a fresh store gets a
 self-signed identity on first use (``certs.ensure_server_identity``, made off the
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, cast
 
 from ..core.net_actions import Listen, StopListening
 from ..log import get_logger
+from .tls_layer import TlsAcceptor, TlsSession
 
 if TYPE_CHECKING:
     from .runner import Runtime
@@ -38,7 +41,7 @@ class _Acceptor(asyncio.Protocol):
         self.kind = kind
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.feat.accepted(self.kind, transport)
+        self.feat.accepted(self.kind, cast(asyncio.Transport, transport))
 
 
 class ServerFeature:
@@ -54,17 +57,26 @@ class ServerFeature:
         v6 = act.kind.endswith("v6")
         ctx = await self._tls(act) if act.kind.startswith("SSL") else None
         kind = act.kind
+        timeout = self.rt.engine.options.net_timeout
+
+        def acceptor() -> asyncio.Protocol:
+            if ctx is None:
+                return _Acceptor(self, kind)
+            return TlsAcceptor(
+                ctx, timeout, lambda t, s: self.accepted(kind, t, s), self._tls_doomed
+            )
+
+        hosts = [act.host, *(h for h in act.also if h != act.host)]
+        # SSL too: plain TCP, TLS is the links' own layer (runtime/tls_layer.py)
         self.server = await self.rt.loop.create_server(
-            lambda: _Acceptor(self, kind),
-            act.host,
+            acceptor,
+            hosts if len(hosts) > 1 else act.host,
             act.port,
-            ssl=ctx,
             family=socket.AF_INET6 if v6 else socket.AF_INET,
             reuse_address=True,
-            ssl_handshake_timeout=self.rt.engine.options.net_timeout if ctx else None,
         )
         port = int(self.server.sockets[0].getsockname()[1])
-        log.info("%s server listening on %s port %d", act.kind, act.host, port)
+        log.info("%s server listening on %s port %d", act.kind, ", ".join(hosts), port)
         return port
 
     async def _tls(self, act: Listen) -> ssl.SSLContext:
@@ -80,9 +92,19 @@ class ServerFeature:
             log.error("SSL server not started: %s", exc)
             raise
 
-    def accepted(self, kind: str, base: asyncio.BaseTransport) -> None:
+    def _tls_doomed(self, transport: asyncio.Transport) -> bool:
+        """A client reached the SSL server: whether a ``tls_fail`` fault (the test
+        bench) fails its handshake."""
+        book = self.rt.link_faults
+        if not book:
+            return False
+        peer = transport.get_extra_info("peername") or ("", 0)
+        return book.on_tls_accept((str(peer[0]), int(peer[1])))
+
+    def accepted(
+        self, kind: str, transport: asyncio.Transport, session: TlsSession | None = None
+    ) -> None:
         rt = self.rt
-        transport = cast(asyncio.Transport, base)  # stream servers give stream transports
         peer = transport.get_extra_info("peername") or ("", 0)
         local = transport.get_extra_info("sockname") or ("", 0)
         if self.server is None or rt.closing:
@@ -93,7 +115,7 @@ class ServerFeature:
             log.info("client %s:%s turned away (server full)", peer[0], peer[1])
             transport.abort()
         else:
-            rt.net.adopt(link_id, kind, transport)
+            rt.net.adopt(link_id, kind, transport, session)
         rt.pump()
 
     def stop(self, act: StopListening) -> None:

@@ -27,9 +27,10 @@ single ``server_hostname`` argument for both SNI and the name check.  So context
 here always have ``check_hostname = False`` (the chain is still verified during
 the handshake), ``server_hostname()`` gives what to send as SNI, and the runtime
 MUST call ``verify_peer_name()`` right after the handshake, before any
-application data is passed up or sent - with asyncio, first thing in the
-protocol's ``connection_made``.  A mismatch raises ``TlsNameMismatch`` (an
-``ssl.SSLCertVerificationError``), and the link must be closed.  Matching follows
+application data is passed up or sent - the links' TLS layer
+(``w800at.runtime.tls_layer``) does it as the handshake completes.  A mismatch
+raises ``TlsNameMismatch`` (an ``ssl.SSLCertVerificationError``), and the link
+must be closed.  Matching follows
 mbedTLS (the W800's TLS stack): if the certificate has a subjectAltName
 extension only its entries count, otherwise the subject CN; a ``*.`` wildcard
 matches exactly one leftmost label.
@@ -231,6 +232,7 @@ def client_context(cfg: TlsClientConfig, store_dir: Path | None) -> ssl.SSLConte
             _load_chain(ctx, pki.cert, pki.key, f"client certificate {cfg.pki_number}")
     if cfg.alpn:
         ctx.set_alpn_protocols(list(cfg.alpn))
+    ctx.options |= ssl.OP_NO_RENEGOTIATION  # the links' TLS layer does not renegotiate
     return ctx
 
 
@@ -354,4 +356,5 @@ def server_context(
         _load_ca(ctx, server_ca_path(store_dir), "the server's client CA")
     else:
         ctx.verify_mode = ssl.CERT_NONE
+    ctx.options |= ssl.OP_NO_RENEGOTIATION  # the links' TLS layer does not renegotiate
     return ctx
