@@ -308,27 +308,23 @@ def test_a_non_loopback_control_address_without_a_token_is_refused_at_start(
 
 def test_a_bad_scenario_file_is_refused_at_start_in_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('[[rule]]\nwhen = { line = "(" }\ndo = { action = "uart_busy" }\n')
-    r = subprocess.run(
-        [*SERVE_CMD, "serve", "--pty", str(tmp_path / "w.tty"), "--scenario", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert r.returncode == 2
-    assert r.stderr.splitlines() == [
+
+    def refused(text: str) -> list[str]:
+        bad.write_text(text)
+        r = subprocess.run(
+            [*SERVE_CMD, "serve", "--pty", str(tmp_path / "w.tty"), "--scenario", str(bad)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert r.returncode == 2
+        return r.stderr.splitlines()
+
+    assert refused('[[rule]]\nwhen = { line = "(" }\ndo = { action = "uart_busy" }\n') == [
         f"w800at: {bad}: rule #1 when.line: is not a valid regular expression: "
         "missing ), unterminated subpattern at position 0 (got '(')"
     ]
-    bad.write_text('[[rule]]\nwhen = { at = 1 }\ndo = { action = "uart_busy", count = 0 }\n')
-    r = subprocess.run(
-        [*SERVE_CMD, "serve", "--pty", str(tmp_path / "w.tty"), "--scenario", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert r.returncode == 2
-    assert r.stderr.splitlines() == [
+    assert refused('[[rule]]\nwhen = { at = 1 }\ndo = { action = "uart_busy", count = 0 }\n') == [
         f"w800at: {bad}: rule #1: action #1 uart_busy: count: Input should be greater "
         "than or equal to 1 (got 0)"
     ]
