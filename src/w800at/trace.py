@@ -27,7 +27,7 @@ import os
 import time
 from typing import IO, Protocol
 
-from .channels.base import Channel, ChannelEvents, apply_uart
+from .channels.base import Channel, ChannelEvents, ChannelWrapper, EventsWrapper
 from .log import get_logger
 
 HOST_TO_MODULE = ">>"
@@ -152,11 +152,11 @@ class MultiTracer:
             sink.close()
 
 
-class TracingEvents:
+class TracingEvents(EventsWrapper):
     """Wraps the runtime's events sink: records host bytes and channel events."""
 
     def __init__(self, inner: ChannelEvents, sink: TraceSink) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.sink = sink
 
     def attached(self) -> None:
@@ -176,20 +176,12 @@ class TracingEvents:
         self.inner.reset()
 
 
-class TracingChannel:
+class TracingChannel(ChannelWrapper):
     """Wraps a channel: records the module's output and the host side via events."""
 
     def __init__(self, inner: Channel, sink: TraceSink) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.sink = sink
-
-    @property
-    def description(self) -> str:  # follows the inner channel (e.g. port 0 -> real port)
-        return self.inner.description
-
-    @description.setter
-    def description(self, value: str) -> None:
-        self.inner.description = value
 
     async def start(self, events: ChannelEvents) -> None:
         await self.inner.start(TracingEvents(events, self.sink))
@@ -199,9 +191,6 @@ class TracingChannel:
         self.sink.record(MODULE_TO_HOST, data)
         self.inner.write(data)
 
-    def pending(self) -> int:
-        return self.inner.pending()
-
     def set_baud(self, baud: int) -> None:
         self.sink.note(f"baud {baud}")
         self.inner.set_baud(baud)
@@ -210,18 +199,7 @@ class TracingChannel:
         self, baud: int, databits: int = 8, stopbits: int = 1, parity: int = 0, flow: int = 0
     ) -> None:
         self.sink.note(f"uart {baud},{databits},{stopbits},{parity},{flow}")
-        apply_uart(self.inner, baud, databits, stopbits, parity, flow)
-
-    def pause_reading(self) -> None:
-        self.inner.pause_reading()
-
-    def resume_reading(self) -> None:
-        self.inner.resume_reading()
-
-    @property
-    def stop_on_detach(self) -> bool:
-        """The inner channel's: end of input ends the session (stdio)."""
-        return bool(getattr(self.inner, "stop_on_detach", False))
+        super().set_uart(baud, databits, stopbits, parity, flow)
 
     async def close(self) -> None:
         try:

@@ -252,6 +252,30 @@ def test_a_client_that_never_speaks_tls_is_dropped_by_the_ssl_server(tmp_path: P
     live(body, store_dir=tmp_path, options=FAST)
 
 
+def finished_held_back(
+    sock: socket.socket,
+) -> tuple[ssl.MemoryBIO, ssl.MemoryBIO, ssl.SSLObject, bytes]:
+    """A TLS 1.3 client on ``sock`` (any certificate) whose handshake is done but whose
+    Finished, its last message, is not sent yet: (incoming, outgoing, the TLS object,
+    the Finished), so that a test can send data right behind it in one write."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(out.read())
+            inc.write(sock.recv(65536))
+    finished = out.read()
+    assert finished  # the client's Finished, not sent yet
+    return inc, out, obj, finished
+
+
 def test_data_that_comes_with_the_clients_finished_reaches_the_host(tmp_path: Path) -> None:
     """A client's first data in the same TCP segment as its Finished: the module's
     server finishes the handshake, gives the client an ID, then passes the data on,
@@ -261,24 +285,8 @@ def test_data_that_comes_with_the_clients_finished_reaches_the_host(tmp_path: Pa
     create_dev_pki(tmp_path)
 
     def client(port: int) -> tuple[int, bytes, bool]:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        # TLS 1.3: the client's Finished is its handshake's last message, and the
-        # client may send data right behind it
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        obj = ctx.wrap_bio(inc, out)
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            while True:
-                try:
-                    obj.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    sock.sendall(out.read())
-                    inc.write(sock.recv(65536))
-            finished = out.read()
-            assert finished  # the client's Finished, not sent yet
+            inc, out, obj, finished = finished_held_back(sock)
             obj.write(b"hello")
             record = out.read()
             sock.sendall(finished + record)  # one write: Finished and data together
@@ -328,21 +336,8 @@ def test_a_close_right_behind_a_clients_first_data_waits_for_the_read(
     create_dev_pki(tmp_path)
 
     def client(port: int) -> tuple[int, bytes]:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        obj = ctx.wrap_bio(inc, out)
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            while True:
-                try:
-                    obj.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    sock.sendall(out.read())
-                    inc.write(sock.recv(65536))
-            finished = out.read()
+            _, out, obj, finished = finished_held_back(sock)
             obj.write(b"hello")
             if goodbye == "close_notify":
                 with contextlib.suppress(ssl.SSLWantReadError):

@@ -87,3 +87,71 @@ def apply_uart(
         channel.set_baud(baud)
     else:
         set_uart(baud, databits, stopbits, parity, flow)
+
+
+class EventsWrapper:
+    """A channel's events on their way to ``inner`` (the runtime's sink, or the next
+    wrapper's): each passes straight through unless a subclass changes it."""
+
+    def __init__(self, inner: ChannelEvents) -> None:
+        self.inner = inner
+
+    def attached(self) -> None:
+        self.inner.attached()
+
+    def detached(self) -> None:
+        self.inner.detached()
+
+    def data(self, data: bytes) -> None:
+        self.inner.data(data)
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+
+class ChannelWrapper:
+    """A channel in front of another (``inner``): trace, pacing, the test bench's port
+    faults.  Every call passes straight through unless a subclass changes it; a
+    subclass writes `start` (which wraps the events it passes on)."""
+
+    def __init__(self, inner: Channel) -> None:
+        self.inner = inner
+
+    @property
+    def description(self) -> str:  # follows the inner channel (e.g. port 0 -> real port)
+        return self.inner.description
+
+    @description.setter
+    def description(self, value: str) -> None:
+        self.inner.description = value
+
+    @property
+    def stop_on_detach(self) -> bool:
+        """The inner channel's: end of input ends the session (stdio)."""
+        return bool(getattr(self.inner, "stop_on_detach", False))
+
+    async def start(self, events: ChannelEvents) -> None:
+        await self.inner.start(events)
+
+    def write(self, data: bytes) -> None:
+        self.inner.write(data)
+
+    def pending(self) -> int:
+        return self.inner.pending()
+
+    def set_baud(self, baud: int) -> None:
+        self.inner.set_baud(baud)
+
+    def set_uart(
+        self, baud: int, databits: int = 8, stopbits: int = 1, parity: int = 0, flow: int = 0
+    ) -> None:
+        apply_uart(self.inner, baud, databits, stopbits, parity, flow)
+
+    def pause_reading(self) -> None:
+        self.inner.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.inner.resume_reading()
+
+    async def close(self) -> None:
+        await self.inner.close()

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..uart import LineClock, UartFrame
-from .base import Channel, ChannelEvents, apply_uart
+from .base import Channel, ChannelEvents, ChannelWrapper, EventsWrapper, apply_uart
 
 if TYPE_CHECKING:
     from ..trace import TraceSink
@@ -96,12 +96,12 @@ def wrap_pacing(channel: Channel, pacing: Pacing | None, sink: TraceSink | None 
     return PacedChannel(channel, pacing, sink)
 
 
-class _PacedEvents:
+class _PacedEvents(EventsWrapper):
     """The inner channel's events, seen by the wrapper before the runtime."""
 
     def __init__(self, owner: PacedChannel, inner: ChannelEvents) -> None:
+        super().__init__(inner)
         self._owner = owner
-        self.inner = inner
 
     def attached(self) -> None:
         self._owner._on_attached()
@@ -112,15 +112,12 @@ class _PacedEvents:
     def data(self, data: bytes) -> None:
         self._owner._on_host_data(data)
 
-    def reset(self) -> None:
-        self.inner.reset()
 
-
-class PacedChannel:
+class PacedChannel(ChannelWrapper):
     """Wraps a channel: output (and with ``both``, input) at the UART's pace."""
 
     def __init__(self, inner: Channel, pacing: Pacing, sink: TraceSink | None = None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.pacing = pacing
         self.frame = pacing.frame
         self.sink = sink
@@ -155,22 +152,9 @@ class PacedChannel:
     # -- Channel API -------------------------------------------------------
 
     @property
-    def description(self) -> str:  # follows the inner channel (e.g. port 0 -> real port)
-        return self.inner.description
-
-    @description.setter
-    def description(self, value: str) -> None:
-        self.inner.description = value
-
-    @property
     def rx_buffered(self) -> int:
         """Bytes in the module's receive buffer (waiting for the module to read)."""
         return len(self._rx_buf)
-
-    @property
-    def stop_on_detach(self) -> bool:
-        """The inner channel's: end of input ends the session (stdio)."""
-        return bool(getattr(self.inner, "stop_on_detach", False))
 
     async def start(self, events: ChannelEvents) -> None:
         self._loop = asyncio.get_running_loop()

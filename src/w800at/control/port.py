@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..channels.base import Channel, ChannelEvents, apply_uart
+from ..channels.base import Channel, ChannelEvents, ChannelWrapper, EventsWrapper
 from .watch import PortWatch
 
 Report = Callable[[str, dict[str, Any]], None]
@@ -79,20 +79,17 @@ def _touches(fault: UartFault, stream: str) -> bool:
     return fault.stream in (stream, "both")
 
 
-class _Events:
+class _Events(EventsWrapper):
     """The inner channel's events, seen by the wrapper before the runtime."""
 
     def __init__(self, owner: ControlChannel, inner: ChannelEvents) -> None:
+        super().__init__(inner)
         self._owner = owner
-        self.inner = inner
 
     def attached(self) -> None:
         self.inner.attached()
         if self._owner.on_attached is not None:
             self._owner.on_attached()
-
-    def detached(self) -> None:
-        self.inner.detached()
 
     def data(self, data: bytes) -> None:
         owner = self._owner
@@ -108,7 +105,7 @@ class _Events:
         self.inner.reset()
 
 
-class ControlChannel:
+class ControlChannel(ChannelWrapper):
     """Wraps a channel: the host port's faults, and the event stream's reading of it."""
 
     def __init__(
@@ -122,7 +119,7 @@ class ControlChannel:
         scheduler: Scheduler | None = None,
         on_attached: Callable[[], None] | None = None,
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.on_attached = on_attached
         self.rx_buffer = rx_buffer
         self.rng = rng
@@ -151,14 +148,6 @@ class ControlChannel:
     # --- Channel
 
     @property
-    def description(self) -> str:
-        return self.inner.description
-
-    @description.setter
-    def description(self, value: str) -> None:
-        self.inner.description = value
-
-    @property
     def sched(self) -> Scheduler:
         if self._sched is None:
             self._sched = asyncio.get_running_loop()
@@ -178,24 +167,6 @@ class ControlChannel:
 
     def pending(self) -> int:
         return self.inner.pending() + self._out_n
-
-    def set_baud(self, baud: int) -> None:
-        self.inner.set_baud(baud)
-
-    def set_uart(
-        self, baud: int, databits: int = 8, stopbits: int = 1, parity: int = 0, flow: int = 0
-    ) -> None:
-        apply_uart(self.inner, baud, databits, stopbits, parity, flow)
-
-    def pause_reading(self) -> None:
-        self.inner.pause_reading()
-
-    def resume_reading(self) -> None:
-        self.inner.resume_reading()
-
-    @property
-    def stop_on_detach(self) -> bool:
-        return bool(getattr(self.inner, "stop_on_detach", False))
 
     async def close(self) -> None:
         for t in (self._out_timer, self._hang_timer):

@@ -295,12 +295,7 @@ class LinkFaults:
         self._timers.pop(fault.id if fault is not None else -1, None)
         self.up.release(at)
         self.down.release(at)
-        self.ended = True
-        self.up.drop()
-        self.down.drop()
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self.close()
         self._hold(False)
         if fault is not None:
             fault.fired += 1
